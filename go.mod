@@ -1,6 +1,6 @@
 module otrchat
 
-go 1.26
+go 1.26.0
 
 require (
 	filippo.io/bigmod v0.1.0 // indirect
