@@ -20,33 +20,33 @@ const (
 
 // Usage IDs of otrv4.md, named as in the spec.
 const (
-	UsageFingerprint                   byte = 0x00
-	UsageThirdBraceKey                 byte = 0x01
-	UsageBraceKey                      byte = 0x02
-	UsageSharedSecret                  byte = 0x03
-	UsageSSID                          byte = 0x04
-	UsageAuthRBobClientProfile         byte = 0x05
-	UsageAuthRAliceClientProfile       byte = 0x06
-	UsageAuthRPhi                      byte = 0x07
-	UsageAuthIBobClientProfile         byte = 0x08
-	UsageAuthIAliceClientProfile       byte = 0x09
-	UsageAuthIPhi                      byte = 0x0A
-	UsageFirstRootKey                  byte = 0x0B
-	UsageTmpKey                        byte = 0x0C
-	UsageAuthMACKey                    byte = 0x0D
-	UsageNonIntAuthBobClientProfile    byte = 0x0E
-	UsageNonIntAuthAliceClientProfile  byte = 0x0F
-	UsageNonIntAuthPhi                 byte = 0x10
-	UsageAuthMAC                       byte = 0x11
-	UsageRootKey                       byte = 0x12
-	UsageChainKey                      byte = 0x13
-	UsageNextChainKey                  byte = 0x14
-	UsageMessageKey                    byte = 0x15
-	UsageMACKey                        byte = 0x16
-	UsageExtraSymmKey                  byte = 0x17
-	UsageAuthenticator                 byte = 0x18
-	UsageSMPSecret                     byte = 0x19
-	UsageAuth                          byte = 0x1A
+	UsageFingerprint                  byte = 0x00
+	UsageThirdBraceKey                byte = 0x01
+	UsageBraceKey                     byte = 0x02
+	UsageSharedSecret                 byte = 0x03
+	UsageSSID                         byte = 0x04
+	UsageAuthRBobClientProfile        byte = 0x05
+	UsageAuthRAliceClientProfile      byte = 0x06
+	UsageAuthRPhi                     byte = 0x07
+	UsageAuthIBobClientProfile        byte = 0x08
+	UsageAuthIAliceClientProfile      byte = 0x09
+	UsageAuthIPhi                     byte = 0x0A
+	UsageFirstRootKey                 byte = 0x0B
+	UsageTmpKey                       byte = 0x0C
+	UsageAuthMACKey                   byte = 0x0D
+	UsageNonIntAuthBobClientProfile   byte = 0x0E
+	UsageNonIntAuthAliceClientProfile byte = 0x0F
+	UsageNonIntAuthPhi                byte = 0x10
+	UsageAuthMAC                      byte = 0x11
+	UsageRootKey                      byte = 0x12
+	UsageChainKey                     byte = 0x13
+	UsageNextChainKey                 byte = 0x14
+	UsageMessageKey                   byte = 0x15
+	UsageMACKey                       byte = 0x16
+	UsageExtraSymmKey                 byte = 0x17
+	UsageAuthenticator                byte = 0x18
+	UsageSMPSecret                    byte = 0x19
+	UsageAuth                         byte = 0x1A
 )
 
 // Sum returns the first size bytes of SHAKE-256(domain || usage || values...).
