@@ -1,0 +1,595 @@
+// Package ratchet implements the OTRv4 double ratchet with the 3072-bit DH
+// brace key and the data message (otrv4.md, "Key Management", "Data
+// Exchange", "Data Message", "Revealing MAC Keys", "Extra Symmetric Key").
+//
+// Ratchet numbering (docs/spec-notes.md, "Ratchet ids"): the chain that the
+// DAKE leaves the party who received Auth-I (or sent the
+// Non-Interactive-Auth message) with is the DAKE chain, sent with ratchet id
+// 0. DH ratchets after it are numbered 0, 1, 2, ... in the order both sides
+// see them (they alternate between the parties); a ratchet whose id is a
+// multiple of 3 brings a new 3072-bit DH key, every other one derives the
+// brace key from the previous one. A data message of a ratchet with a new DH
+// key carries that key in every message of the ratchet, so losing the first
+// message loses nothing else.
+package ratchet
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+
+	"golang.org/x/crypto/chacha20"
+
+	"otrchat/otr4/internal/curve"
+	"otrchat/otr4/internal/dh"
+	"otrchat/otr4/internal/kdf"
+)
+
+// Errors of receiving; a message that fails leaves the state unchanged.
+var (
+	ErrMAC          = errors.New("ratchet: message authentication failed")
+	ErrDuplicate    = errors.New("ratchet: duplicate or replayed message")
+	ErrTooManySkips = errors.New("ratchet: too many skipped messages")
+	ErrUnknownChain = errors.New("ratchet: message from an unknown or deleted ratchet")
+	ErrNoChain      = errors.New("ratchet: no chain to send or receive on")
+	ErrZeroECDH     = errors.New("ratchet: ECDH result is the identity")
+	ErrExpired      = errors.New("ratchet: keys have been erased")
+)
+
+// Config sets the implementer's limits the spec leaves open.
+type Config struct {
+	// MaxSkip is max_skip: how many message keys one chain may skip.
+	MaxSkip int
+	// MaxStored bounds the stored skipped message keys; the oldest are
+	// deleted (and their MAC keys revealed) past it.
+	MaxStored int
+	// MaxStoredRatchets deletes stored keys once this many newer receiving
+	// ratchets have happened ("Deletion of Stored Message Keys").
+	MaxStoredRatchets uint64
+}
+
+// DefaultConfig is what otrchat uses.
+var DefaultConfig = Config{MaxSkip: 1000, MaxStored: 2000, MaxStoredRatchets: 6}
+
+type skippedID struct {
+	ecdh [curve.PointSize]byte
+	n    uint32
+}
+
+type skippedKeys struct {
+	mkEnc [64]byte
+	extra [64]byte
+	gen   uint64
+	seq   uint64
+}
+
+type chain struct {
+	key   [64]byte
+	valid bool
+	n     uint32
+}
+
+// State is one side of a double ratchet.
+type State struct {
+	rand io.Reader
+	cfg  Config
+
+	root  [64]byte
+	brace [32]byte
+
+	ourECDH    *curve.PrivateKey
+	ourECDHPub [curve.PointSize]byte
+	ourDH      *dh.PrivateKey
+	theirECDH  *curve.Point
+	theirPub   [curve.PointSize]byte
+	theirDH    *big.Int
+
+	send       chain
+	sendID     uint32
+	sendDH     *big.Int // the DH public key attached to this ratchet's messages
+	sendReveal bool     // the next message is the ratchet's first
+	recv       chain
+	pn         uint32
+
+	expectRecvID uint32
+	nextSendID   uint32
+	needRatchet  bool
+
+	skipped map[skippedID]*skippedKeys
+	recvGen uint64
+	seq     uint64
+	reveal  []byte
+
+	nextECDH *curve.PrivateKey
+	nextDH   *dh.PrivateKey
+
+	erased bool
+}
+
+// Init is what a DAKE hands to the ratchet.
+type Init struct {
+	// K is the mixed shared secret of the DAKE.
+	K []byte
+	// Our and their first ECDH and DH keys (our_ecdh_first, their_ecdh_first...).
+	OurECDH   *curve.PrivateKey
+	OurDH     *dh.PrivateKey
+	TheirECDH *curve.Point
+	TheirDH   *big.Int
+}
+
+func ecdh(a *curve.PrivateKey, b *curve.Point) ([]byte, error) {
+	p := curve.NewIdentityPoint().ScalarMult(a.Scalar(), b)
+	if p.IsIdentity() {
+		return nil, ErrZeroECDH
+	}
+	return p.Bytes(), nil
+}
+
+func mixed(kECDH, brace []byte) []byte {
+	return kdf.KDF(kdf.UsageSharedSecret, 64, kECDH, brace)
+}
+
+func deriveRatchetKeys(prevRoot, k []byte) (root, ck [64]byte) {
+	kdf.OTRv4.SumInto(root[:], kdf.UsageRootKey, prevRoot, k)
+	kdf.OTRv4.SumInto(ck[:], kdf.UsageChainKey, prevRoot, k)
+	return
+}
+
+// firstChain derives the chain of the first keys: prev_root_key from the
+// DAKE's K, then the mixed secret of our_ecdh_first/their_ecdh_first and
+// our_dh_first/their_dh_first.
+func (s *State) firstChain(in Init) ([64]byte, error) {
+	var prev [64]byte
+	kdf.OTRv4.SumInto(prev[:], kdf.UsageFirstRootKey, in.K)
+	kECDH, err := ecdh(in.OurECDH, in.TheirECDH)
+	if err != nil {
+		return prev, err
+	}
+	kDH, err := in.OurDH.SharedSecret(in.TheirDH)
+	if err != nil {
+		return prev, err
+	}
+	kdf.OTRv4.SumInto(s.brace[:], kdf.UsageThirdBraceKey, kDH)
+	clear(kDH)
+	k := mixed(kECDH, s.brace[:])
+	root, ck := deriveRatchetKeys(prev[:], k)
+	s.root = root
+	clear(k)
+	clear(prev[:])
+	return ck, nil
+}
+
+func newState(r io.Reader, cfg Config, in Init) *State {
+	if cfg.MaxSkip == 0 {
+		cfg = DefaultConfig
+	}
+	s := &State{
+		rand: r, cfg: cfg,
+		ourECDH: in.OurECDH, ourDH: in.OurDH,
+		theirECDH: in.TheirECDH, theirDH: in.TheirDH,
+		skipped: map[skippedID]*skippedKeys{},
+	}
+	copy(s.ourECDHPub[:], in.OurECDH.PublicBytes())
+	copy(s.theirPub[:], in.TheirECDH.Bytes())
+	return s
+}
+
+// NewFirstSender sets up the party that completes the DAKE by receiving
+// Auth-I (or by sending a Non-Interactive-Auth message): it has a sending
+// chain at once, and its peer's first ratchet is ratchet 0.
+func NewFirstSender(r io.Reader, cfg Config, in Init) (*State, error) {
+	s := newState(r, cfg, in)
+	ck, err := s.firstChain(in)
+	if err != nil {
+		return nil, err
+	}
+	s.send = chain{key: ck, valid: true}
+	s.sendID = 0
+	s.expectRecvID = 0
+	return s, nil
+}
+
+// NewFirstReceiver sets up the party that completes the DAKE by sending
+// Auth-I (or receiving a Non-Interactive-Auth message): it receives on the
+// DAKE chain and sends on ratchet 0, with a new ECDH and DH key.
+func NewFirstReceiver(r io.Reader, cfg Config, in Init) (*State, error) {
+	s := newState(r, cfg, in)
+	ck, err := s.firstChain(in)
+	if err != nil {
+		return nil, err
+	}
+	s.recv = chain{key: ck, valid: true}
+	s.nextSendID = 0
+	if err := s.sendRatchet(); err != nil {
+		return nil, err
+	}
+	s.expectRecvID = 1
+	return s, nil
+}
+
+// Prepare generates the next ECDH and DH key pairs ahead of need, so that
+// a later sending ratchet does not wait for them. It is safe to skip.
+func (s *State) Prepare() error {
+	var err error
+	if s.nextECDH == nil {
+		if s.nextECDH, err = curve.GenerateKey(s.rand); err != nil {
+			return err
+		}
+	}
+	if s.nextDH == nil {
+		if s.nextDH, err = dh.GenerateKey(s.rand); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendRatchet performs "Rotating ECDH Keys and Brace Key as sender" and
+// derives a new sending chain.
+func (s *State) sendRatchet() error {
+	id := s.nextSendID
+	e := s.nextECDH
+	s.nextECDH = nil
+	if e == nil {
+		var err error
+		if e, err = curve.GenerateKey(s.rand); err != nil {
+			return err
+		}
+	}
+	kECDH, err := ecdh(e, s.theirECDH)
+	if err != nil {
+		return err
+	}
+	var brace [32]byte
+	var newDH *dh.PrivateKey
+	if id%3 == 0 {
+		newDH = s.nextDH
+		s.nextDH = nil
+		if newDH == nil {
+			if newDH, err = dh.GenerateKey(s.rand); err != nil {
+				return err
+			}
+		}
+		kDH, err := newDH.SharedSecret(s.theirDH)
+		if err != nil {
+			return err
+		}
+		kdf.OTRv4.SumInto(brace[:], kdf.UsageThirdBraceKey, kDH)
+		clear(kDH)
+	} else {
+		kdf.OTRv4.SumInto(brace[:], kdf.UsageBraceKey, s.brace[:])
+	}
+	k := mixed(kECDH, brace[:])
+	root, ck := deriveRatchetKeys(s.root[:], k)
+	clear(k)
+	clear(kECDH)
+	// Commit.
+	if s.ourECDH != nil {
+		s.ourECDH.Wipe()
+	}
+	s.ourECDH = e
+	copy(s.ourECDHPub[:], e.PublicBytes())
+	s.sendDH = nil
+	if newDH != nil {
+		if s.ourDH != nil {
+			s.ourDH.Wipe()
+		}
+		s.ourDH = newDH
+		s.sendDH = newDH.Public()
+	}
+	s.brace = brace
+	s.root = root
+	if s.send.valid {
+		s.pn = s.send.n
+	}
+	s.send = chain{key: ck, valid: true}
+	s.sendID = id
+	s.sendReveal = true
+	s.needRatchet = false
+	return nil
+}
+
+func messageKeys(ck []byte) (mkEnc, mkMAC, extra []byte) {
+	mkEnc = kdf.KDF(kdf.UsageMessageKey, 64, ck)
+	mkMAC = kdf.KDF(kdf.UsageMACKey, 64, mkEnc)
+	extra = kdf.KDF(kdf.UsageExtraSymmKey, 64, []byte{0xFF}, ck)
+	return
+}
+
+func nextChainKey(ck [64]byte) (out [64]byte) {
+	kdf.OTRv4.SumInto(out[:], kdf.UsageNextChainKey, ck[:])
+	return
+}
+
+func xorKeyStream(mkEnc, in []byte) []byte {
+	var nonce [chacha20.NonceSize]byte
+	c, err := chacha20.NewUnauthenticatedCipher(mkEnc[:32], nonce[:])
+	if err != nil {
+		panic("ratchet: chacha20: " + err.Error()) // fixed key and nonce sizes
+	}
+	out := make([]byte, len(in))
+	c.XORKeyStream(out, in)
+	return out
+}
+
+func authenticator(mkMAC, sections []byte) []byte {
+	return kdf.KDF(kdf.UsageAuthenticator, 64, mkMAC, sections)
+}
+
+// Sealed is an encrypted data message and the extra symmetric key of its
+// message key.
+type Sealed struct {
+	Message  *DataMessage
+	ExtraKey []byte
+}
+
+// Seal encrypts plaintext (the human-readable part, NUL and TLVs already
+// assembled) as a data message from sender to receiver.
+func (s *State) Seal(sender, receiver uint32, flags byte, plaintext []byte) (*Sealed, error) {
+	if s.erased {
+		return nil, ErrExpired
+	}
+	if s.needRatchet {
+		if err := s.sendRatchet(); err != nil {
+			return nil, err
+		}
+	}
+	if !s.send.valid {
+		return nil, ErrNoChain
+	}
+	mkEnc, mkMAC, extra := messageKeys(s.send.key[:])
+	m := &DataMessage{
+		Sender: sender, Receiver: receiver, Flags: flags,
+		PN: s.pn, RatchetID: s.sendID, MessageID: s.send.n,
+		ECDH: s.ourECDHPub, DH: s.sendDH,
+	}
+	m.Ciphertext = xorKeyStream(mkEnc, plaintext)
+	m.MAC = authenticator(mkMAC, m.sections())
+	if s.sendReveal {
+		m.RevealedMACs = s.reveal
+		s.reveal = nil
+		s.sendReveal = false
+	}
+	s.send.key = nextChainKey(s.send.key)
+	s.send.n++
+	clear(mkEnc)
+	clear(mkMAC)
+	return &Sealed{Message: m, ExtraKey: extra}, nil
+}
+
+// Opened is a decrypted data message.
+type Opened struct {
+	Plaintext []byte
+	ExtraKey  []byte
+}
+
+type pendingSkip struct {
+	id   skippedID
+	keys skippedKeys
+}
+
+// skipTo derives the message keys of chain c from c.n up to (not
+// including) n, into out, and returns the chain key for message n.
+func (s *State) skipTo(c chain, ecdhPub [curve.PointSize]byte, n uint32, out []pendingSkip) ([64]byte, []pendingSkip, error) {
+	if uint64(n) > uint64(c.n)+uint64(s.cfg.MaxSkip) {
+		return [64]byte{}, nil, ErrTooManySkips
+	}
+	ck := c.key
+	for k := c.n; k < n; k++ {
+		var p pendingSkip
+		p.id = skippedID{ecdhPub, k}
+		kdf.OTRv4.SumInto(p.keys.mkEnc[:], kdf.UsageMessageKey, ck[:])
+		kdf.OTRv4.SumInto(p.keys.extra[:], kdf.UsageExtraSymmKey, []byte{0xFF}, ck[:])
+		out = append(out, p)
+		ck = nextChainKey(ck)
+	}
+	return ck, out, nil
+}
+
+// Open authenticates and decrypts a data message addressed to us. On any
+// error the state is unchanged.
+func (s *State) Open(m *DataMessage) (*Opened, error) {
+	if s.erased {
+		return nil, ErrExpired
+	}
+	if m.authenticated == nil {
+		m.authenticated = m.sections()
+	}
+	pub := m.ECDH
+
+	// A stored skipped message key.
+	if sk, ok := s.skipped[skippedID{pub, m.MessageID}]; ok {
+		mkMAC := kdf.KDF(kdf.UsageMACKey, 64, sk.mkEnc[:])
+		if subtle.ConstantTimeCompare(authenticator(mkMAC, m.authenticated), m.MAC) != 1 {
+			return nil, ErrMAC
+		}
+		pt := xorKeyStream(sk.mkEnc[:], m.Ciphertext)
+		extra := append([]byte(nil), sk.extra[:]...)
+		clear(sk.mkEnc[:])
+		clear(sk.extra[:])
+		delete(s.skipped, skippedID{pub, m.MessageID})
+		s.reveal = append(s.reveal, mkMAC...)
+		return &Opened{Plaintext: pt, ExtraKey: extra}, nil
+	}
+
+	if s.theirECDH != nil && pub == s.theirPub && s.recv.valid {
+		// The current receiving ratchet.
+		if m.MessageID < s.recv.n {
+			return nil, ErrDuplicate
+		}
+		ck, pend, err := s.skipTo(s.recv, pub, m.MessageID, nil)
+		if err != nil {
+			return nil, err
+		}
+		out, err := s.decrypt(ck, m)
+		if err != nil {
+			return nil, err
+		}
+		s.storeSkipped(pend)
+		s.recv.key = nextChainKey(ck)
+		s.recv.n = m.MessageID + 1
+		return out, nil
+	}
+
+	// A new ratchet: only the one we expect next can be derived.
+	if m.RatchetID != s.expectRecvID {
+		return nil, ErrUnknownChain
+	}
+	newDH := m.RatchetID%3 == 0
+	if newDH != (m.DH != nil) {
+		return nil, fmt.Errorf("%w: ratchet %d must %s a DH key", ErrMalformed, m.RatchetID, map[bool]string{true: "carry", false: "not carry"}[newDH])
+	}
+	if s.ourECDH == nil || (newDH && s.ourDH == nil) {
+		return nil, ErrUnknownChain
+	}
+	var pend []pendingSkip
+	if s.recv.valid && s.theirECDH != nil {
+		var err error
+		if _, pend, err = s.skipTo(s.recv, s.theirPub, m.PN, nil); err != nil {
+			return nil, err
+		}
+	}
+	their, err := curve.NewIdentityPoint().SetBytes(pub[:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: public ECDH key: %v", ErrMalformed, err)
+	}
+	kECDH, err := ecdh(s.ourECDH, their)
+	if err != nil {
+		return nil, err
+	}
+	var brace [32]byte
+	if newDH {
+		kDH, err := s.ourDH.SharedSecret(m.DH)
+		if err != nil {
+			return nil, err
+		}
+		kdf.OTRv4.SumInto(brace[:], kdf.UsageThirdBraceKey, kDH)
+		clear(kDH)
+	} else {
+		kdf.OTRv4.SumInto(brace[:], kdf.UsageBraceKey, s.brace[:])
+	}
+	k := mixed(kECDH, brace[:])
+	root, ck0 := deriveRatchetKeys(s.root[:], k)
+	clear(k)
+	ck, pend, err := s.skipTo(chain{key: ck0}, pub, m.MessageID, pend)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.decrypt(ck, m)
+	if err != nil {
+		return nil, err
+	}
+	// Commit the new receiving ratchet.
+	s.storeSkipped(pend)
+	s.root = root
+	s.brace = brace
+	s.theirECDH = their
+	s.theirPub = pub
+	if newDH {
+		s.theirDH = m.DH
+		s.ourDH.Wipe()
+		s.ourDH = nil
+	}
+	s.ourECDH.Wipe()
+	s.ourECDH = nil
+	s.recv = chain{key: nextChainKey(ck), valid: true, n: m.MessageID + 1}
+	s.nextSendID = m.RatchetID + 1
+	s.expectRecvID = m.RatchetID + 2
+	s.needRatchet = true
+	s.recvGen++
+	s.expireSkipped()
+	return out, nil
+}
+
+// decrypt checks the MAC with the keys of chain key ck and decrypts.
+func (s *State) decrypt(ck [64]byte, m *DataMessage) (*Opened, error) {
+	mkEnc, mkMAC, extra := messageKeys(ck[:])
+	if subtle.ConstantTimeCompare(authenticator(mkMAC, m.authenticated), m.MAC) != 1 {
+		clear(mkEnc)
+		clear(mkMAC)
+		clear(extra)
+		return nil, ErrMAC
+	}
+	pt := xorKeyStream(mkEnc, m.Ciphertext)
+	clear(mkEnc)
+	s.reveal = append(s.reveal, mkMAC...)
+	return &Opened{Plaintext: pt, ExtraKey: extra}, nil
+}
+
+func (s *State) storeSkipped(pend []pendingSkip) {
+	for _, p := range pend {
+		k := p.keys
+		k.gen = s.recvGen
+		k.seq = s.seq
+		s.seq++
+		s.skipped[p.id] = &k
+	}
+	for len(s.skipped) > s.cfg.MaxStored {
+		var oldest skippedID
+		var min uint64 = ^uint64(0)
+		for id, k := range s.skipped {
+			if k.seq < min {
+				min, oldest = k.seq, id
+			}
+		}
+		s.dropSkipped(oldest)
+	}
+}
+
+// expireSkipped deletes stored keys older than MaxStoredRatchets receiving
+// ratchets, revealing their MAC keys.
+func (s *State) expireSkipped() {
+	for id, k := range s.skipped {
+		if s.recvGen-k.gen > s.cfg.MaxStoredRatchets {
+			s.dropSkipped(id)
+		}
+	}
+}
+
+func (s *State) dropSkipped(id skippedID) {
+	k := s.skipped[id]
+	s.reveal = append(s.reveal, kdf.KDF(kdf.UsageMACKey, 64, k.mkEnc[:])...)
+	clear(k.mkEnc[:])
+	clear(k.extra[:])
+	delete(s.skipped, id)
+}
+
+// Stored returns how many skipped message keys are stored.
+func (s *State) Stored() int { return len(s.skipped) }
+
+// Erase implements the key deletion of session expiry and of ending a
+// conversation: it returns the MAC keys still to reveal (pending ones and
+// those of every stored skipped message key) and erases all keys.
+func (s *State) Erase() []byte {
+	if s.erased {
+		return nil
+	}
+	for id := range s.skipped {
+		s.dropSkipped(id)
+	}
+	reveal := s.reveal
+	s.reveal = nil
+	clear(s.root[:])
+	clear(s.brace[:])
+	clear(s.send.key[:])
+	clear(s.recv.key[:])
+	for _, k := range []*curve.PrivateKey{s.ourECDH, s.nextECDH} {
+		if k != nil {
+			k.Wipe()
+		}
+	}
+	for _, k := range []*dh.PrivateKey{s.ourDH, s.nextDH} {
+		if k != nil {
+			k.Wipe()
+		}
+	}
+	s.ourECDH, s.nextECDH, s.ourDH, s.nextDH = nil, nil, nil, nil
+	s.send.valid, s.recv.valid = false, false
+	s.erased = true
+	return reveal
+}
+
+// PendingReveal returns the MAC keys waiting to be revealed.
+func (s *State) PendingReveal() int { return len(s.reveal) / 64 }
