@@ -38,9 +38,9 @@ type DataMessage struct {
 	// equal to the current one was validated when it was new).
 	ECDH         [curve.PointSize]byte
 	DH           *big.Int // nil when empty
-	Ciphertext       []byte
-	MAC              []byte
-	RevealedMACs     []byte
+	Ciphertext   []byte
+	MAC          []byte
+	RevealedMACs []byte
 
 	authenticated []byte // the encoding from the version to the ciphertext
 }
