@@ -1,0 +1,657 @@
+package xmppconn
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mellium.im/sasl"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/carbons"
+	"mellium.im/xmpp/dial"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// Client is one device's connection to its XMPP account. It reconnects by
+// itself while Run runs. All methods are safe for concurrent use.
+type Client struct {
+	cfg     Config
+	log     *slog.Logger
+	account jid.JID // bare
+	queue   *outQueue
+	running atomic.Bool
+
+	mu          sync.Mutex
+	sess        *xmpp.Session // nil unless online or setting up
+	local       jid.JID       // bound full JID
+	state       State
+	online      chan struct{} // closed while StateOnline
+	features    []string
+	subscribers []func(Event)
+	presences   map[string]Presence // by full JID
+	roster      map[string]RosterItem
+	show        Show
+	status      string
+	ev          *dispatcher
+
+	// archive catch-up (XEP-0313)
+	archivePos   string
+	archiveSince time.Time
+	catchingUp   bool
+	liveDuring   string
+	mamQueries   map[string]bool // query id -> deliver results
+	seen         *seenSet
+
+	stats Stats
+}
+
+// Stats counts what the client dropped on purpose; tests and the UI read it.
+type Stats struct {
+	// OtherDevice counts messages addressed to another instance tag.
+	OtherDevice uint64
+	// OTRCarbons counts carbon copies of OTR messages.
+	OTRCarbons uint64
+	// Duplicates counts messages seen a second time (archive and live).
+	Duplicates uint64
+	// Malformed counts stanzas the decoders rejected.
+	Malformed uint64
+	// Reconnects counts successful connections after the first.
+	Reconnects uint64
+}
+
+// New checks cfg and returns a client; call Run to connect.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	c := &Client{
+		cfg:          cfg,
+		log:          cfg.Logger.With("account", cfg.JID.Bare().String()),
+		account:      cfg.JID.Bare(),
+		queue:        newOutQueue(cfg.QueueSize),
+		online:       make(chan struct{}),
+		features:     slices.Clone(cfg.Features),
+		presences:    make(map[string]Presence),
+		roster:       make(map[string]RosterItem),
+		show:         Available,
+		archivePos:   cfg.ArchiveAfter,
+		archiveSince: cfg.ArchiveSince,
+		mamQueries:   make(map[string]bool),
+		seen:         newSeenSet(seenArchiveIDs),
+	}
+	if c.cfg.Rand == nil {
+		c.cfg.Rand = rand.Reader
+	}
+	return c, nil
+}
+
+// Account returns the bare JID of the account.
+func (c *Client) Account() jid.JID { return c.account }
+
+// InstanceTag returns the configured instance tag (0 when none).
+func (c *Client) InstanceTag() uint32 { return c.cfg.InstanceTag }
+
+// Subscribe registers fn to receive every event, in order, on the client's
+// event goroutine. fn may block and may call the client's methods (network
+// calls included) without stalling the connection, but it delays later
+// events. Register before Run to see the first events.
+func (c *Client) Subscribe(fn func(Event)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.subscribers = append(c.subscribers, fn)
+}
+
+// AddFeature adds a XEP-0030 feature to the capabilities the device
+// advertises (for example "urn:otrchat:otrv4:devices:0+notify"). If the
+// client is online, presence is sent again with the new capabilities.
+func (c *Client) AddFeature(ctx context.Context, feature string) error {
+	c.mu.Lock()
+	if slices.Contains(c.features, feature) {
+		c.mu.Unlock()
+		return nil
+	}
+	c.features = append(c.features, feature)
+	sess := c.sess
+	online := c.state == StateOnline
+	c.mu.Unlock()
+	if online {
+		return c.sendPresence(ctx, sess)
+	}
+	return nil
+}
+
+// State returns the connection state.
+func (c *Client) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// LocalAddr returns the full JID bound in the current (or last) session.
+func (c *Client) LocalAddr() jid.JID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.local
+}
+
+// WaitOnline blocks until the client is online or ctx is done.
+func (c *Client) WaitOnline(ctx context.Context) error {
+	c.mu.Lock()
+	ch := c.online
+	online := c.state == StateOnline
+	c.mu.Unlock()
+	if online {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("xmppconn: waiting to be online: %w", ctx.Err())
+	}
+}
+
+// Session returns the live session for protocols the client does not wrap
+// (pubsub, for example), or ErrNotConnected. The session may close at any
+// time; calls on it then fail and may be retried after reconnection.
+func (c *Client) Session() (*xmpp.Session, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil || c.state != StateOnline {
+		return nil, ErrNotConnected
+	}
+	return c.sess, nil
+}
+
+// Stats returns the counters of dropped stanzas.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// ArchivePosition returns the archive id of the newest message seen, to be
+// stored and passed as Config.ArchiveAfter by the next run of the device.
+func (c *Client) ArchivePosition() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.archivePos
+}
+
+// Presences returns the available full JIDs of an account (bare JID), as
+// last seen, sorted by JID. The device's own account is included.
+func (c *Client) Presences(account jid.JID) []Presence {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Presence
+	for _, p := range c.presences {
+		if p.From.Bare().Equal(account.Bare()) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b Presence) int {
+		if a.From.String() < b.From.String() {
+			return -1
+		}
+		if a.From.String() > b.From.String() {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Roster returns the roster as last fetched and pushed, sorted by JID.
+func (c *Client) Roster() []RosterItem {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]RosterItem, 0, len(c.roster))
+	for _, it := range c.roster {
+		out = append(out, it)
+	}
+	slices.SortFunc(out, func(a, b RosterItem) int {
+		if a.JID.String() < b.JID.String() {
+			return -1
+		}
+		if a.JID.String() > b.JID.String() {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// QueueLen returns the number of chat messages not yet written.
+func (c *Client) QueueLen() int { return c.queue.len() }
+
+// Flush waits until every queued message has been written, or ctx is done.
+func (c *Client) Flush(ctx context.Context) error {
+	select {
+	case <-c.queue.empty():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("xmppconn: flush: %d messages still queued: %w", c.queue.len(), ctx.Err())
+	}
+}
+
+// SendChat queues a chat message to a bare or full JID and returns at once;
+// messages are written in the order they were queued, as soon as (and
+// whenever again) the client is online. It fails with ErrQueueFull when
+// Config.QueueSize messages are waiting. A message whose write fails stays
+// queued and is written again after reconnection, with the same id, so a
+// receiver may see it twice but never loses it to a broken connection that
+// the client noticed.
+func (c *Client) SendChat(ctx context.Context, to jid.JID, body string, opts SendOptions) (id string, err error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if to.Domainpart() == "" {
+		return "", fmt.Errorf("%w: empty recipient", ErrBadArgument)
+	}
+	if body == "" {
+		return "", fmt.Errorf("%w: empty body", ErrBadArgument)
+	}
+	if opts.ToDevice != 0 && opts.ToDevice < MinInstanceTag {
+		return "", fmt.Errorf("%w: %#x", ErrBadTag, opts.ToDevice)
+	}
+	id = c.newID()
+	if err := c.queue.push(newOutMessage(id, to.String(), body, opts)); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func (c *Client) newID() string {
+	var b [12]byte
+	if _, err := io.ReadFull(c.cfg.Rand, b[:]); err != nil {
+		// crypto/rand does not fail; an injected reader might.
+		c.log.Error("xmppconn: random id", "err", err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// Run connects and keeps the client connected until ctx is done; then it
+// sends unavailable presence, closes the stream and returns nil. Connection
+// failures are reported as StateEvents and retried with backoff; Run only
+// returns an error for a second concurrent call. Run may be called again
+// after it returned: the queue, roster and archive position are kept.
+func (c *Client) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer c.running.Store(false)
+	ev := newDispatcher(c.log)
+	c.mu.Lock()
+	c.ev = ev
+	c.mu.Unlock()
+	evDone := make(chan struct{})
+	go func() { ev.run(c.snapshotSubscribers); close(evDone) }()
+	defer func() {
+		ev.close()
+		<-evDone
+	}()
+
+	bo := newBackoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, c.cfg.Rand)
+	first := true
+	for {
+		err := c.runSession(ctx, bo, first)
+		if ctx.Err() != nil {
+			c.setState(StateDisconnected, nil)
+			return nil
+		}
+		if err == nil {
+			first = false
+		}
+		c.setState(StateDisconnected, err)
+		d := bo.next()
+		c.log.Info("xmppconn: disconnected; reconnecting", "err", err, "in", d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			c.setState(StateDisconnected, nil)
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Client) snapshotSubscribers() []func(Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.subscribers)
+}
+
+func (c *Client) emit(e Event) {
+	c.mu.Lock()
+	ev := c.ev
+	c.mu.Unlock()
+	if ev != nil {
+		ev.push(e)
+	}
+}
+
+func (c *Client) setState(s State, err error) {
+	c.mu.Lock()
+	if c.state == s && err == nil {
+		c.mu.Unlock()
+		return
+	}
+	prev := c.state
+	c.state = s
+	local := c.local
+	if s == StateOnline {
+		close(c.online)
+	} else if prev == StateOnline {
+		c.online = make(chan struct{})
+	}
+	if s == StateDisconnected {
+		c.sess = nil
+		// Presence is unknown while disconnected; the server sends it again.
+		for k, p := range c.presences {
+			delete(c.presences, k)
+			if c.ev != nil {
+				p.Show = Unavailable
+				c.ev.push(&PresenceEvent{Presence: Presence{From: p.From, Show: Unavailable, Tag: p.Tag}})
+			}
+		}
+	}
+	ev := c.ev
+	c.mu.Unlock()
+	if ev != nil {
+		ev.push(&StateEvent{State: s, Addr: local, Err: err})
+	}
+}
+
+func (c *Client) tlsConfig() *tls.Config {
+	if c.cfg.TLS != nil {
+		t := c.cfg.TLS.Clone()
+		if t.ServerName == "" {
+			t.ServerName = c.account.Domainpart()
+		}
+		return t
+	}
+	return &tls.Config{
+		ServerName: c.account.Domainpart(),
+		RootCAs:    c.cfg.RootCAs,
+		MinVersion: tls.VersionTLS12,
+	}
+}
+
+func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	if c.cfg.Addr != "" {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", c.cfg.Addr)
+	}
+	return dial.Client(ctx, "tcp", c.account)
+}
+
+// runSession makes one connection and serves it until it breaks or ctx is
+// done. It returns nil only after a clean stop of a session that was online.
+func (c *Client) runSession(ctx context.Context, bo *backoff, first bool) error {
+	c.setState(StateConnecting, nil)
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	conn, err := c.dial(cctx)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("xmppconn: dial: %w", err)
+	}
+	sess, err := xmpp.NewClientSession(cctx, c.account, conn,
+		xmpp.StartTLS(c.tlsConfig()),
+		xmpp.SASL("", c.cfg.Password, sasl.ScramSha256, sasl.ScramSha1),
+		xmpp.BindResource(),
+	)
+	cancel()
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("xmppconn: negotiate: %w", err)
+	}
+	c.mu.Lock()
+	c.sess = sess
+	c.local = sess.LocalAddr()
+	c.mu.Unlock()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- sess.Serve(xmpp.HandlerFunc(c.handler(sess))) }()
+
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	closeSess := func(graceful bool) {
+		if graceful {
+			uctx, ucancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = c.sendUnavailable(uctx, sess)
+			ucancel()
+		}
+		_ = sess.Close()
+		select {
+		case <-serveErr:
+		case <-time.After(2 * time.Second):
+		}
+		_ = sess.Conn().Close()
+	}
+
+	if err := c.setup(sctx, sess); err != nil {
+		closeSess(false)
+		return err
+	}
+	bo.reset()
+	if !first {
+		c.mu.Lock()
+		c.stats.Reconnects++
+		c.mu.Unlock()
+	}
+	c.setState(StateOnline, nil)
+
+	fail := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); c.sender(sctx, sess, fail) }()
+	go func() { defer wg.Done(); c.keepalive(sctx, sess, fail) }()
+	// Catch up on the archive once live traffic flows (see catchUp).
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := c.catchUp(sctx, sess); err != nil && sctx.Err() == nil {
+			c.log.Warn("xmppconn: archive catch-up failed", "err", err)
+		}
+	}()
+
+	var result error
+	select {
+	case err := <-serveErr:
+		if err == nil {
+			err = io.EOF
+		}
+		result = fmt.Errorf("xmppconn: connection lost: %w", err)
+		scancel()
+		_ = sess.Conn().Close()
+	case err := <-fail:
+		result = err
+		scancel()
+		closeSess(false)
+	case <-ctx.Done():
+		scancel()
+		wg.Wait()
+		closeSess(true)
+		c.setState(StateDisconnected, nil)
+		return nil
+	}
+	wg.Wait()
+	c.setState(StateDisconnected, result)
+	return result
+}
+
+// setup runs after negotiation: carbons, roster, initial presence.
+func (c *Client) setup(ctx context.Context, sess *xmpp.Session) error {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	// XEP-0280: carbons for plaintext; OTR messages opt out with <private/>.
+	if err := carbons.Enable(rctx, sess); err != nil {
+		c.log.Warn("xmppconn: enabling carbons failed", "err", err)
+	}
+	if err := c.fetchRoster(rctx, sess); err != nil {
+		return fmt.Errorf("xmppconn: roster: %w", err)
+	}
+	c.mu.Lock()
+	c.catchingUp = true
+	c.liveDuring = ""
+	c.mu.Unlock()
+	if err := c.sendPresence(rctx, sess); err != nil {
+		return fmt.Errorf("xmppconn: initial presence: %w", err)
+	}
+	return nil
+}
+
+// sender writes queued messages in order while the session lives.
+func (c *Client) sender(ctx context.Context, sess *xmpp.Session, fail chan<- error) {
+	for {
+		m, ok := c.queue.front()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.queue.ready:
+				continue
+			}
+		}
+		wctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		err := sess.Encode(wctx, m)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				fail <- fmt.Errorf("xmppconn: write: %w", err)
+			}
+			return
+		}
+		c.queue.pop(m)
+	}
+}
+
+// keepalive pings the server when the connection has been quiet.
+func (c *Client) keepalive(ctx context.Context, sess *xmpp.Session, fail chan<- error) {
+	if c.cfg.PingInterval < 0 {
+		return
+	}
+	t := time.NewTicker(c.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		err := c.ping(pctx, sess)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			var se stanza.Error
+			if errors.As(err, &se) {
+				// An error reply still proves the connection is alive.
+				continue
+			}
+			fail <- fmt.Errorf("xmppconn: keepalive: %w", err)
+			return
+		}
+	}
+}
+
+// dispatcher delivers events to subscribers on one goroutine, in order, with
+// a bounded backlog.
+type dispatcher struct {
+	log    *slog.Logger
+	mu     sync.Mutex
+	items  []Event
+	signal chan struct{}
+	closed bool
+}
+
+func newDispatcher(log *slog.Logger) *dispatcher {
+	return &dispatcher{log: log, signal: make(chan struct{}, 1)}
+}
+
+func (d *dispatcher) push(e Event) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	if len(d.items) >= maxEventBacklog {
+		d.log.Error("xmppconn: event backlog full; dropping event", "event", fmt.Sprintf("%T", e))
+		return
+	}
+	d.items = append(d.items, e)
+	select {
+	case d.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (d *dispatcher) close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	select {
+	case d.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (d *dispatcher) run(subs func() []func(Event)) {
+	for {
+		d.mu.Lock()
+		items := d.items
+		d.items = nil
+		closed := d.closed
+		d.mu.Unlock()
+		if len(items) > 0 {
+			fns := subs()
+			for _, e := range items {
+				for _, fn := range fns {
+					fn(e)
+				}
+			}
+			continue
+		}
+		if closed {
+			return
+		}
+		<-d.signal
+	}
+}
+
+// seenSet remembers the last n keys.
+type seenSet struct {
+	keys map[string]struct{}
+	ring []string
+	next int
+}
+
+func newSeenSet(n int) *seenSet {
+	return &seenSet{keys: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+// add records k and reports whether it was new.
+func (s *seenSet) add(k string) bool {
+	if _, ok := s.keys[k]; ok {
+		return false
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.keys, old)
+	}
+	s.ring[s.next] = k
+	s.next = (s.next + 1) % len(s.ring)
+	s.keys[k] = struct{}{}
+	return true
+}
