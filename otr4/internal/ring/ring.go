@@ -70,18 +70,39 @@ var qBytes = func() []byte {
 	return be
 }()
 
+// Hash names the hash of the challenge: its domain and usage ID. OTRv4 uses
+// ("OTRv4", usage_auth); the prekey server's DAKE uses
+// ("OTR-Prekey-Server", its usage_auth).
+type Hash struct {
+	Domain kdf.Domain
+	Usage  byte
+}
+
+// OTRv4 is the challenge hash of the OTRv4 DAKEs.
+var OTRv4 = Hash{kdf.OTRv4, kdf.UsageAuth}
+
 // challenge computes c = HashToScalar(usage_auth || G || q || A1 || A2 || A3 ||
 // T1 || T2 || T3 || m): HWC(..., 57) read as a little-endian integer mod q.
-func challenge(a1, a2, a3 *curve.Point, t1, t2, t3, m []byte) *curve.Scalar {
-	h := kdf.KDF(kdf.UsageAuth, curve.ScalarSize,
+func (hs Hash) challenge(a1, a2, a3 *curve.Point, t1, t2, t3, m []byte) *curve.Scalar {
+	h := hs.Domain.Sum(hs.Usage, curve.ScalarSize,
 		curve.NewGeneratorPoint().Bytes(), qBytes,
 		a1.Bytes(), a2.Bytes(), a3.Bytes(), t1, t2, t3, m)
 	return curve.NewScalar().SetUniformBytes(h)
 }
 
+// Sign computes RSig(A, a, {A1, A2, A3}, m) with the OTRv4 challenge hash.
+func Sign(rand io.Reader, a *curve.Scalar, a1, a2, a3 *curve.Point, m []byte) (*Signature, error) {
+	return OTRv4.Sign(rand, a, a1, a2, a3, m)
+}
+
+// Verify computes RVrf({A1, A2, A3}, sigma, m) with the OTRv4 challenge hash.
+func Verify(a1, a2, a3 *curve.Point, s *Signature, m []byte) error {
+	return OTRv4.Verify(a1, a2, a3, s, m)
+}
+
 // Sign computes RSig(A, a, {A1, A2, A3}, m), where A = G*a must be one of A1,
 // A2, A3. rand supplies the nonces.
-func Sign(rand io.Reader, a *curve.Scalar, a1, a2, a3 *curve.Point, m []byte) (*Signature, error) {
+func (hs Hash) Sign(rand io.Reader, a *curve.Scalar, a1, a2, a3 *curve.Point, m []byte) (*Signature, error) {
 	pub := curve.NewIdentityPoint().ScalarBaseMult(a)
 	ring := [3]*curve.Point{a1, a2, a3}
 	var eq [3]int
@@ -114,7 +135,7 @@ func Sign(rand io.Reader, a *curve.Scalar, a1, a2, a3 *curve.Point, m []byte) (*
 		T[i] = other.Bytes()
 		subtle.ConstantTimeCopy(eq[i], T[i], own)
 	}
-	ch := challenge(a1, a2, a3, T[0], T[1], T[2], m)
+	ch := hs.challenge(a1, a2, a3, T[0], T[1], T[2], m)
 	// For the own index i: c_i = c - c_j - c_k, r_i = t_i - c_i * a.
 	for i := 0; i < 3; i++ {
 		j, k := (i+1)%3, (i+2)%3
@@ -148,14 +169,14 @@ func selectScalar(v int, dst, src *curve.Scalar) {
 // Verify computes RVrf({A1, A2, A3}, sigma, m). The points must already be
 // validated (on the curve, in the prime-order subgroup), as curve.Point
 // values decoded with SetBytes are.
-func Verify(a1, a2, a3 *curve.Point, s *Signature, m []byte) error {
+func (hs Hash) Verify(a1, a2, a3 *curve.Point, s *Signature, m []byte) error {
 	if s == nil {
 		return ErrInvalid
 	}
 	t1 := curve.NewIdentityPoint().VarTimeDoubleScalarBaseMult(s.C1, a1, s.R1).Bytes()
 	t2 := curve.NewIdentityPoint().VarTimeDoubleScalarBaseMult(s.C2, a2, s.R2).Bytes()
 	t3 := curve.NewIdentityPoint().VarTimeDoubleScalarBaseMult(s.C3, a3, s.R3).Bytes()
-	c := challenge(a1, a2, a3, t1, t2, t3, m)
+	c := hs.challenge(a1, a2, a3, t1, t2, t3, m)
 	sum := curve.NewScalar().Add(s.C1, s.C2)
 	sum.Add(sum, s.C3)
 	if c.Equal(sum) != 1 {

@@ -115,3 +115,22 @@ func BenchmarkVerify(b *testing.B) {
 		Verify(q, p, r, sig, []byte("m"))
 	}
 }
+
+// TestHashDomainsSeparate: a signature made with one challenge hash does
+// not verify under another.
+func TestHashDomainsSeparate(t *testing.T) {
+	s, p := keyPair(t)
+	_, b := keyPair(t)
+	_, c := keyPair(t)
+	other := Hash{Domain: "OTR-Prekey-Server", Usage: 0x11}
+	sig, err := other.Sign(rand.Reader, s, p, b, c, []byte("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Verify(p, b, c, sig, []byte("m")); err != nil {
+		t.Fatal(err)
+	}
+	if Verify(p, b, c, sig, []byte("m")) == nil {
+		t.Fatal("prekey-server signature verified as an OTRv4 one")
+	}
+}
