@@ -4,6 +4,8 @@ import (
 	"math/big"
 
 	"golang.org/x/crypto/sha3"
+
+	"otrchat/otr4/internal/curve"
 )
 
 // Reference computations for tests, independent of packages kdf and curve.
@@ -41,3 +43,5 @@ func refScalar(h []byte, pruned bool) []byte {
 	}
 	return out
 }
+
+func pointG() *curve.Point { return curve.NewGeneratorPoint() }
