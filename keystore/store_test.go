@@ -79,9 +79,9 @@ func populate(t testing.TB, s *Store) fixture {
 	f := fixture{
 		id: Identity{InstanceTag: tagA, LongTermSeed: randBytes(t, SeedSize), ForgingPublic: randBytes(t, PublicKeySize),
 			ForgingSecret: randBytes(t, SeedSize), Created: ts(1)},
-		id2: Identity{InstanceTag: tagB, LongTermSeed: randBytes(t, SeedSize), ForgingPublic: randBytes(t, PublicKeySize), Created: ts(2)},
-		cp:  ClientProfile{Encoded: randBytes(t, 300), Expires: ts(1000)},
-		pp:  PrekeyProfile{Encoded: randBytes(t, 200), SharedPrekeySecret: randBytes(t, ECDHSecretSize), Expires: ts(2000)},
+		id2:    Identity{InstanceTag: tagB, LongTermSeed: randBytes(t, SeedSize), ForgingPublic: randBytes(t, PublicKeySize), Created: ts(2)},
+		cp:     ClientProfile{Encoded: randBytes(t, 300), Expires: ts(1000)},
+		pp:     PrekeyProfile{Encoded: randBytes(t, 200), SharedPrekeySecret: randBytes(t, ECDHSecretSize), Expires: ts(2000)},
 		server: PinnedServer{ServerJID: "prekeys.example.org", Fingerprint: randBytes(t, FingerprintSize), FirstSeen: ts(3)},
 		conv:   randBytes(t, 77),
 	}
