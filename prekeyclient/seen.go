@@ -1,0 +1,45 @@
+package prekeyclient
+
+import (
+	"crypto/sha256"
+	"sync"
+)
+
+// maxSeenPrekeys bounds the memory of prekey messages received.
+const maxSeenPrekeys = 4096
+
+// seenSet remembers the digests of the last prekey messages received, to
+// notice a server handing out a prekey message a second time. The oldest
+// are forgotten first.
+type seenSet struct {
+	mu    sync.Mutex
+	max   int
+	set   map[[32]byte]bool
+	order [][32]byte
+}
+
+func newSeenSet(max int) *seenSet { return &seenSet{max: max, set: map[[32]byte]bool{}} }
+
+func digest(encoded []byte) [32]byte { return sha256.Sum256(encoded) }
+
+// contains reports whether d was added.
+func (s *seenSet) contains(d [32]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.set[d]
+}
+
+// add records d.
+func (s *seenSet) add(d [32]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set[d] {
+		return
+	}
+	if len(s.order) == s.max {
+		delete(s.set, s.order[0])
+		s.order = s.order[1:]
+	}
+	s.set[d] = true
+	s.order = append(s.order, d)
+}
