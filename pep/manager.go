@@ -1,0 +1,422 @@
+package pep
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/pubsub"
+	"mellium.im/xmpp/stanza"
+
+	"otrchat/xmppconn"
+)
+
+// AccessModel is the pubsub#access_model the list is published with:
+// "presence", so that only contacts with a presence subscription (which
+// OTRv4 over XMPP needs anyway to see online devices) can read how many
+// devices an account has and when they change. XEP-0364 asks for "open";
+// docs/device-list.md explains the difference.
+const AccessModel = "presence"
+
+// Options tune a Manager.
+type Options struct {
+	// RequestTimeout bounds each network call the Manager makes on its own
+	// (announcing after connecting, re-announcing); default 15 s.
+	RequestTimeout time.Duration
+	// ReannounceDelay is the upper bound of the random delay before a
+	// re-announcement, which spreads devices racing each other; default
+	// 500 ms.
+	ReannounceDelay time.Duration
+	// Rand is the jitter source (crypto/rand when nil).
+	Rand io.Reader
+	// Logger receives diagnostics (discarded when nil).
+	Logger *slog.Logger
+}
+
+// DeviceStatus is a listed device with the full JIDs (resources) that
+// announced its instance tag in presence.
+type DeviceStatus struct {
+	Device
+	Online bool
+	JIDs   []jid.JID
+}
+
+// Manager keeps this device in its account's device list and follows the
+// lists of the account and its contacts.
+type Manager struct {
+	c    *xmppconn.Client
+	self Device
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	lists    map[string]List  // by bare JID
+	errs     map[string]error // last refused list by bare JID
+	watchers []func(account jid.JID)
+	stopped  bool
+	pending  bool // a re-announcement is scheduled
+	wg       sync.WaitGroup
+}
+
+// New attaches a Manager to a client; call it before c.Run. self.Tag must be
+// the client's instance tag (the tag it announces in presence). The client
+// advertises Node+"+notify" so that the server sends list notifications of
+// the account and of its contacts; the Manager announces the device after
+// every connection.
+func New(c *xmppconn.Client, self Device, opts Options) (*Manager, error) {
+	if err := self.validate(); err != nil {
+		return nil, err
+	}
+	if c.InstanceTag() != self.Tag {
+		return nil, fmt.Errorf("%w: client instance tag %s differs from device %s", ErrBadDevice,
+			xmppconn.FormatTag(c.InstanceTag()), xmppconn.FormatTag(self.Tag))
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 15 * time.Second
+	}
+	if opts.ReannounceDelay <= 0 {
+		opts.ReannounceDelay = 500 * time.Millisecond
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{
+		c: c, self: self, opts: opts,
+		log:   opts.Logger.With("device", xmppconn.FormatTag(self.Tag)),
+		lists: make(map[string]List),
+		errs:  make(map[string]error),
+	}
+	if err := c.AddFeature(context.Background(), Node+"+notify"); err != nil {
+		return nil, err
+	}
+	c.Subscribe(m.handle)
+	return m, nil
+}
+
+// Self returns this device's entry.
+func (m *Manager) Self() Device { return m.self }
+
+// Watch registers fn, called (on the client's event goroutine) with the
+// account whose list or device presence changed.
+func (m *Manager) Watch(fn func(account jid.JID)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.watchers = append(m.watchers, fn)
+}
+
+// Stop makes the Manager stop re-announcing and waits for background
+// announcements to finish.
+func (m *Manager) Stop() {
+	m.mu.Lock()
+	m.stopped = true
+	m.mu.Unlock()
+	m.wg.Wait()
+}
+
+func (m *Manager) notify(account jid.JID) {
+	m.mu.Lock()
+	ws := slices.Clone(m.watchers)
+	m.mu.Unlock()
+	for _, fn := range ws {
+		fn(account)
+	}
+}
+
+func (m *Manager) handle(e xmppconn.Event) {
+	switch e := e.(type) {
+	case *xmppconn.StateEvent:
+		if e.State == xmppconn.StateOnline {
+			m.background(0)
+		}
+	case *xmppconn.PresenceEvent:
+		m.notify(e.From.Bare())
+	case *xmppconn.PEPEvent:
+		if e.Node != Node {
+			return
+		}
+		m.handleNotification(e)
+	}
+}
+
+func (m *Manager) handleNotification(e *xmppconn.PEPEvent) {
+	account := e.From.Bare()
+	own := account.Equal(m.c.Account())
+	var list List
+	var perr error
+	found := false
+	for _, it := range e.Items {
+		if it.ID != ItemID {
+			continue
+		}
+		found = true
+		list, perr = ParseList(it.Payload)
+	}
+	if !found && !slices.Contains(e.Retracted, ItemID) {
+		return
+	}
+	m.mu.Lock()
+	if perr != nil {
+		delete(m.lists, account.String())
+		m.errs[account.String()] = perr
+	} else {
+		m.lists[account.String()] = list
+		delete(m.errs, account.String())
+	}
+	m.mu.Unlock()
+	if perr != nil {
+		m.log.Warn("pep: device list refused", "account", account.String(), "err", perr)
+	}
+	m.notify(account)
+	if own && perr == nil && !list.Contains(m.self.Tag) {
+		// OMEMO's rule (XEP-0364 too): removed by a racing update, announce
+		// again.
+		m.log.Info("pep: own device missing from the list; re-announcing")
+		m.background(m.jitter())
+	}
+}
+
+func (m *Manager) jitter() time.Duration {
+	var b [8]byte
+	if _, err := io.ReadFull(m.opts.Rand, b[:]); err != nil {
+		return m.opts.ReannounceDelay
+	}
+	return time.Duration(binary.BigEndian.Uint64(b[:]) % uint64(m.opts.ReannounceDelay))
+}
+
+// background announces the device after delay, once at a time.
+func (m *Manager) background(delay time.Duration) {
+	m.mu.Lock()
+	if m.stopped || m.pending {
+		m.mu.Unlock()
+		return
+	}
+	m.pending = true
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		if delay > 0 {
+			time.Sleep(delay)
+		}
+		m.mu.Lock()
+		m.pending = false
+		stopped := m.stopped
+		m.mu.Unlock()
+		if stopped {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), m.opts.RequestTimeout)
+		defer cancel()
+		if err := m.Announce(ctx); err != nil {
+			m.log.Warn("pep: announcing failed", "err", err)
+		}
+	}()
+}
+
+// Announce adds this device to its account's list unless it is there with
+// the same label. It fails with ErrListFull when the list already holds
+// MaxDevices other devices, and with ErrTooManyDevices when the stored list
+// is over-full.
+func (m *Manager) Announce(ctx context.Context) error {
+	own := m.c.Account()
+	list, err := m.Fetch(ctx, own)
+	if err != nil {
+		return err
+	}
+	if i := list.index(m.self.Tag); i >= 0 && list[i] == m.self {
+		return nil
+	} else if i >= 0 {
+		list[i] = m.self
+	} else {
+		if len(list) >= MaxDevices {
+			return fmt.Errorf("%w: cannot add %s", ErrListFull, xmppconn.FormatTag(m.self.Tag))
+		}
+		list = append(list, m.self)
+	}
+	return m.Publish(ctx, list)
+}
+
+// Remove deletes stale devices from the account's list; a device that is
+// still running will announce itself again. It reads the stored list
+// leniently, so it can repair a list with too many devices.
+func (m *Manager) Remove(ctx context.Context, tags ...uint32) error {
+	if slices.Contains(tags, m.self.Tag) {
+		return ErrRemoveSelf
+	}
+	list, err := m.fetch(ctx, m.c.Account(), maxLenient)
+	if err != nil {
+		return err
+	}
+	list = slices.DeleteFunc(list, func(d Device) bool { return slices.Contains(tags, d.Tag) })
+	return m.Publish(ctx, list)
+}
+
+// Devices returns the cached list of an account (from notifications or
+// Fetch) with each device's online full JIDs; ok is false when no list is
+// known. A refused list (over-full or malformed) is returned as the error.
+func (m *Manager) Devices(account jid.JID) (devs []DeviceStatus, ok bool, err error) {
+	account = account.Bare()
+	m.mu.Lock()
+	list, ok := m.lists[account.String()]
+	err = m.errs[account.String()]
+	m.mu.Unlock()
+	if err != nil {
+		return nil, false, err
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	online := make(map[uint32][]jid.JID)
+	for _, p := range m.c.Presences(account) {
+		if p.Tag != 0 {
+			online[p.Tag] = append(online[p.Tag], p.From)
+		}
+	}
+	for _, d := range list {
+		js := online[d.Tag]
+		devs = append(devs, DeviceStatus{Device: d, Online: len(js) > 0, JIDs: js})
+	}
+	return devs, true, nil
+}
+
+// Fetch reads an account's list from its PEP node and caches it. A missing
+// node or item is an empty list.
+func (m *Manager) Fetch(ctx context.Context, account jid.JID) (List, error) {
+	account = account.Bare()
+	list, err := m.fetch(ctx, account, MaxDevices)
+	m.mu.Lock()
+	if err == nil {
+		m.lists[account.String()] = list
+		delete(m.errs, account.String())
+	} else if errors.Is(err, ErrTooManyDevices) || errors.Is(err, ErrMalformed) {
+		delete(m.lists, account.String())
+		m.errs[account.String()] = err
+	}
+	m.mu.Unlock()
+	return slices.Clone(list), err
+}
+
+func (m *Manager) fetch(ctx context.Context, account jid.JID, limit int) (List, error) {
+	sess, err := m.c.Session()
+	if err != nil {
+		return nil, err
+	}
+	iq := stanza.IQ{}
+	if !account.Equal(m.c.Account()) {
+		iq.To = account
+	}
+	it := pubsub.FetchIQ(ctx, iq, sess, pubsub.Query{Node: Node, Item: ItemID})
+	defer it.Close()
+	var list List
+	found := false
+	for it.Next() {
+		id, r := it.Item()
+		if id != ItemID || r == nil {
+			continue
+		}
+		l, err := parseTokens(r, limit)
+		if err != nil {
+			return nil, err
+		}
+		list, found = l, true
+	}
+	if err := it.Err(); err != nil {
+		var se stanza.Error
+		if errors.As(err, &se) && se.Condition == stanza.ItemNotFound {
+			return List{}, nil
+		}
+		return nil, fmt.Errorf("pep: fetching %s's device list: %w", account, err)
+	}
+	if !found {
+		return List{}, nil
+	}
+	return list, nil
+}
+
+type formField struct {
+	Var   string `xml:"var,attr"`
+	Type  string `xml:"type,attr,omitempty"`
+	Value string `xml:"value"`
+}
+
+type publishIQ struct {
+	XMLName xml.Name `xml:"http://jabber.org/protocol/pubsub pubsub"`
+	Publish struct {
+		Node string `xml:"node,attr"`
+		Item struct {
+			ID      string `xml:"id,attr"`
+			Payload wireDevices
+		} `xml:"item"`
+	} `xml:"publish"`
+	Options struct {
+		X struct {
+			XMLName xml.Name    `xml:"jabber:x:data x"`
+			Type    string      `xml:"type,attr"`
+			Fields  []formField `xml:"field"`
+		}
+	} `xml:"publish-options"`
+}
+
+// Publish replaces the account's list (XEP-0060 §7.1.5 publish-options:
+// access model AccessModel, one persistent item). It refuses lists of more
+// than MaxDevices devices with ErrListFull.
+func (m *Manager) Publish(ctx context.Context, list List) error {
+	if len(list) > MaxDevices {
+		return fmt.Errorf("%w: %d devices", ErrListFull, len(list))
+	}
+	if err := list.validate(MaxDevices); err != nil {
+		return err
+	}
+	sess, err := m.c.Session()
+	if err != nil {
+		return err
+	}
+	return publish(ctx, sess, list)
+}
+
+func publish(ctx context.Context, sess *xmpp.Session, list List) error {
+	var p publishIQ
+	p.Publish.Node = Node
+	p.Publish.Item.ID = ItemID
+	for _, d := range list {
+		p.Publish.Item.Payload.Devices = append(p.Publish.Item.Payload.Devices,
+			wireDevice{Tag: xmppconn.FormatTag(d.Tag), Label: d.Label})
+	}
+	p.Options.X.Type = "submit"
+	p.Options.X.Fields = []formField{
+		{Var: "FORM_TYPE", Type: "hidden", Value: "http://jabber.org/protocol/pubsub#publish-options"},
+		{Var: "pubsub#access_model", Value: AccessModel},
+		{Var: "pubsub#persist_items", Value: "true"},
+		{Var: "pubsub#max_items", Value: "1"},
+	}
+	resp, err := sess.EncodeIQElement(ctx, p, stanza.IQ{Type: stanza.SetIQ})
+	if err != nil {
+		return fmt.Errorf("pep: publishing: %w", err)
+	}
+	defer resp.Close()
+	tok, err := resp.Token()
+	if err != nil {
+		return fmt.Errorf("pep: publishing: %w", err)
+	}
+	start, ok := tok.(xml.StartElement)
+	if !ok {
+		return fmt.Errorf("pep: publishing: unexpected response %T", tok)
+	}
+	if _, err := stanza.UnmarshalIQError(resp, start); err != nil {
+		return fmt.Errorf("pep: publishing: %w", err)
+	}
+	return nil
+}
