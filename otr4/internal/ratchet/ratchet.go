@@ -105,7 +105,8 @@ type State struct {
 	nextECDH *curve.PrivateKey
 	nextDH   *dh.PrivateKey
 
-	erased bool
+	sendSteps uint32
+	erased    bool
 }
 
 // Init is what a DAKE hands to the ratchet.
@@ -288,6 +289,7 @@ func (s *State) sendRatchet() error {
 	s.sendID = id
 	s.sendReveal = true
 	s.needRatchet = false
+	s.sendSteps++
 	return nil
 }
 
@@ -593,3 +595,76 @@ func (s *State) Erase() []byte {
 
 // PendingReveal returns the MAC keys waiting to be revealed.
 func (s *State) PendingReveal() int { return len(s.reveal) / 64 }
+
+// rootInit derives the keys the Non-Interactive DAKE starts with:
+// curr_root_key = KDF(usage_root_key || K, 64) and the first chain key
+// KDF(usage_chain_key || K, 64).
+func rootInit(k []byte) (root, ck [64]byte) {
+	kdf.OTRv4.SumInto(root[:], kdf.UsageRootKey, k)
+	kdf.OTRv4.SumInto(ck[:], kdf.UsageChainKey, k)
+	return
+}
+
+// NewOfflineSender sets up the party that sent the Non-Interactive-Auth
+// message: its sending chain comes straight from K, and our first ECDH and
+// DH keys (in.OurECDH, in.OurDH) are what the peer's first ratchet uses.
+// in.TheirECDH and in.TheirDH are the prekey message's Y and B, already
+// consumed by the DAKE; the peer's first ratchet replaces them.
+func NewOfflineSender(r io.Reader, cfg Config, in Init) (*State, error) {
+	s := newState(r, cfg, in)
+	root, ck := rootInit(in.K)
+	s.root = root
+	s.send = chain{key: ck, valid: true}
+	s.expectRecvID = 0
+	return s, nil
+}
+
+// NewOfflineReceiver sets up the party that received the
+// Non-Interactive-Auth message: it receives on the chain from K and
+// ratchets (ratchet 0, with a new DH key) when it first sends.
+// in.TheirECDH and in.TheirDH are the sender's first keys; in.OurECDH and
+// in.OurDH may be nil.
+func NewOfflineReceiver(r io.Reader, cfg Config, in Init) (*State, error) {
+	if cfg.MaxSkip == 0 {
+		cfg = DefaultConfig
+	}
+	s := &State{
+		rand: r, cfg: cfg,
+		theirECDH: in.TheirECDH, theirDH: in.TheirDH,
+		skipped: map[skippedID]*skippedKeys{},
+	}
+	copy(s.theirPub[:], in.TheirECDH.Bytes())
+	root, ck := rootInit(in.K)
+	s.root = root
+	s.recv = chain{key: ck, valid: true}
+	s.nextSendID = 0
+	s.needRatchet = true
+	s.expectRecvID = 1
+	return s, nil
+}
+
+// Steps counts the DH ratchets performed so far, sending and receiving; a
+// change means a new ECDH key was made (used for session expiry).
+func (s *State) Steps() uint64 { return s.recvGen + uint64(s.sendSteps) }
+
+// SealAndErase seals a last message (the TLV 1 of session expiry) that
+// reveals every MAC key still unrevealed, including those of all stored
+// skipped message keys, and then erases the state.
+func (s *State) SealAndErase(sender, receiver uint32, flags byte, plaintext []byte) (*Sealed, error) {
+	if s.erased {
+		return nil, ErrExpired
+	}
+	for id := range s.skipped {
+		s.dropSkipped(id)
+	}
+	pending := s.reveal
+	s.reveal = nil
+	out, err := s.Seal(sender, receiver, flags, plaintext)
+	if err != nil {
+		s.Erase()
+		return nil, err
+	}
+	out.Message.RevealedMACs = append(pending, out.Message.RevealedMACs...)
+	s.Erase()
+	return out, nil
+}
