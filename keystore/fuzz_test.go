@@ -76,21 +76,35 @@ func FuzzDecodeRecord(f *testing.F) {
 	})
 }
 
-// FuzzOpen feeds damaged store files to Open: it must return (usually ErrCorrupt), never
-// panic or fault. The seed is a real store; the fuzzer mutates its bytes.
-func FuzzOpen(f *testing.F) {
-	dir := f.TempDir()
-	path := filepath.Join(dir, "seed.db")
-	s, err := Create(path, pass, testOpts())
+// FuzzCheckBolt feeds damaged store files to the structure check that runs before bbolt maps
+// a file: it must never panic, and a file it accepts must be safe to give to Open, which then
+// returns (usually ErrCorrupt) and never panics or faults. The seed is a real store written
+// with 1 KiB pages, so that mutations reach every page.
+func FuzzCheckBolt(f *testing.F) {
+	path := filepath.Join(f.TempDir(), "seed.db")
+	o := testOpts()
+	o.pageSize = 1024
+	s, err := Create(path, pass, o)
 	must(f, err)
-	populate(f, s)
+	must(f, s.PutIdentity(alice, Identity{InstanceTag: tagA, LongTermSeed: randBytes(f, SeedSize), ForgingPublic: randBytes(f, PublicKeySize)}))
+	must(f, s.SetTrust(alice, TrustDecision{Contact: bob, Fingerprint: randBytes(f, FingerprintSize), Method: MethodSMP}))
+	must(f, s.AddPrekeySecrets(alice, tagA, PrekeySecret{ID: 1, ECDHSecret: randBytes(f, ECDHSecretSize), DHSecret: randBytes(f, DHSecretSize)}))
 	var used int64
 	must(f, s.view(func(t txn) error { used = t.tx.Size(); return nil }))
 	must(f, s.Close())
 	full, err := os.ReadFile(path)
 	must(f, err)
+	if err := checkBolt(full[:used]); err != nil {
+		f.Fatalf("seed rejected: %v", err)
+	}
 	f.Add(full[:used])
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := checkBolt(b); err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error does not wrap ErrCorrupt: %v", err)
+			}
+			return
+		}
 		p := filepath.Join(t.TempDir(), "k.db")
 		if err := os.WriteFile(p, b, 0o600); err != nil {
 			t.Fatal(err)

@@ -55,6 +55,8 @@ type Options struct {
 	Rand        io.Reader        // nil: crypto/rand.Reader
 	Now         func() time.Time // nil: time.Now
 	Logger      *slog.Logger     // nil: discard
+
+	pageSize int // bbolt page size for Create; tests use small pages for small fuzz seeds
 }
 
 func (o *Options) withDefaults() Options {
@@ -119,7 +121,7 @@ func Create(path string, passphrase []byte, opts *Options) (*Store, error) {
 }
 
 func create(path string, passphrase []byte, o Options) (*Store, error) {
-	db, err := openBolt(path, false, o.LockTimeout)
+	db, err := openBoltPage(path, false, o.LockTimeout, o.pageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -199,9 +201,14 @@ func writeCheck(meta *bolt.Bucket) error { return meta.Put(metaCheck, metaSum(me
 
 // openBolt opens the bbolt file; it never creates one, so a vanished file is not recreated empty.
 func openBolt(path string, readOnly bool, timeout time.Duration) (*bolt.DB, error) {
+	return openBoltPage(path, readOnly, timeout, 0)
+}
+
+func openBoltPage(path string, readOnly bool, timeout time.Duration, pageSize int) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:  timeout,
 		ReadOnly: readOnly,
+		PageSize: pageSize,
 		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
 			return os.OpenFile(name, flag&^os.O_CREATE, mode)
 		},
