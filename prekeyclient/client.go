@@ -67,8 +67,8 @@ type Client struct {
 	server    *Server
 	inbox     chan received
 	reasm     *reassembler
-	published map[string]time.Time // server → expiry of the profiles it holds from us
-	seen      *seenSet             // prekey messages received in ensembles
+	published map[string][32]byte // server → digest of the profiles it got from us
+	seen      *seenSet            // prekey messages received in ensembles
 }
 
 type received struct {
@@ -124,7 +124,7 @@ func New(cfg Config) (*Client, error) {
 		cfg:       cfg,
 		log:       cfg.Logger,
 		inbox:     make(chan received, inboxSize),
-		published: map[string]time.Time{},
+		published: map[string][32]byte{},
 		seen:      newSeenSet(maxSeenPrekeys),
 	}
 	c.reasm = newReassembler(cfg.InstanceTag)

@@ -1,67 +1,58 @@
 package prekeyclient
 
 import (
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"otrchat/otr4"
+	"otrchat/otr4/prekey"
 )
 
-// fragmentPrefix starts every fragment of a prekey-server message.
-const fragmentPrefix = "?OTRP|"
-
 // encode turns a binary prekey-server message into the bodies to send:
-// base-64 followed by "." ("Encoded Messages"), split into fragments when
-// longer than the client's MaxMessageSize.
+// base-64 followed by "." ("Encoded Messages"), split into "?OTRP|"
+// fragments ("Transmitting Fragments") when longer than MaxMessageSize.
 func (c *Client) encode(msg []byte) ([]string, error) {
-	enc := base64.StdEncoding.EncodeToString(msg) + "."
+	enc := prekey.Encode(msg)
 	if len(enc) <= c.cfg.MaxMessageSize {
 		return []string{enc}, nil
 	}
-	return nil, errors.New("prekeyclient: fragmenting not available yet")
-}
-
-// DecodeMessage decodes the body of an unfragmented prekey-server message:
-// standard base-64 ending in ".". It bounds its input by maxBodyLength.
-func DecodeMessage(body string) ([]byte, error) {
-	body = strings.TrimSpace(body)
-	if len(body) > maxBodyLength {
-		return nil, fmt.Errorf("prekeyclient: message of %d bytes is too long", len(body))
-	}
-	enc, ok := strings.CutSuffix(body, ".")
-	if !ok {
-		return nil, errors.New("prekeyclient: encoded message does not end with \".\"")
-	}
-	b, err := base64.StdEncoding.Strict().DecodeString(enc)
+	frags, err := prekey.Fragment(c.rand(), enc, c.cfg.MaxMessageSize, c.cfg.InstanceTag, 0)
 	if err != nil {
-		return nil, fmt.Errorf("prekeyclient: encoded message is not base-64: %v", err)
+		return nil, fmt.Errorf("prekeyclient: fragmenting a %d-byte message: %w", len(enc), err)
 	}
-	if len(b) == 0 {
-		return nil, errors.New("prekeyclient: empty message")
-	}
-	return b, nil
+	return frags, nil
 }
 
-// reassembler puts fragments back together ("Receiving Fragments").
+// reassembler turns the bodies received from the server into binary
+// messages, putting fragments back together ("Receiving Fragments").
 type reassembler struct {
-	mu  sync.Mutex
-	tag otr4.InstanceTag
+	mu sync.Mutex
+	a  *prekey.Assembler
 }
 
-func newReassembler(tag otr4.InstanceTag) *reassembler { return &reassembler{tag: tag} }
+func newReassembler(tag otr4.InstanceTag) *reassembler {
+	return &reassembler{a: prekey.NewAssembler(tag, maxBodyLength)}
+}
 
-// add takes one received body and returns the decoded message once it is
-// complete.
+// add takes one received body. It returns the decoded message once one is
+// complete; a fragment that does not complete a message gives
+// complete == false and no error.
 func (r *reassembler) add(body string, now time.Time) (msg []byte, complete bool, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if strings.HasPrefix(body, fragmentPrefix) {
-		return nil, false, errors.New("prekeyclient: fragments not supported yet")
+	body = strings.TrimSpace(body)
+	if prekey.IsFragment(body) {
+		r.mu.Lock()
+		enc, done, err := r.a.Add(body, now)
+		r.mu.Unlock()
+		if err != nil || !done {
+			return nil, false, err
+		}
+		body = enc
 	}
-	msg, err = DecodeMessage(body)
-	return msg, err == nil, err
+	msg, err = prekey.Decode(body)
+	if err != nil {
+		return nil, false, err
+	}
+	return msg, true, nil
 }

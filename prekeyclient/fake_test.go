@@ -3,7 +3,6 @@ package prekeyclient
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"otrchat/otr4"
+	"otrchat/otr4/prekey"
 )
 
 // fakeDisco answers disco queries from tables, counting them.
@@ -91,39 +91,173 @@ func randomFP(t testing.TB) []byte {
 	return fp
 }
 
-// fakeServer is an in-process prekey server test double: every body the
-// client sends is handed to respond, whose answers (bodies) are delivered
-// back to the client as messages from the server's JID.
+// fakeServer is an in-process prekey server test double. With respond
+// set it is a raw responder: every message the client sends is handed to
+// respond, whose answers (bodies) go back to the client. Otherwise it is an
+// honest server built on otr4/prekey's ServerSession, whose answers pass
+// through tamper (when set) so that tests can make it misbehave.
 type fakeServer struct {
 	jid     jid.JID
 	mu      sync.Mutex
 	client  *Client
 	respond func(msg []byte) []string
+	asm     *prekey.Assembler
 	sent    [][]byte
+
+	key       *prekey.ServerKey
+	publisher string
+	sess      *prekey.ServerSession
+	stored    map[otr4.InstanceTag]*fakeDevice
+	// tamper rewrites an answer before it is sent; nil drops it.
+	tamper func(answer []byte) []string
+	// count, when set, replaces the count of a Storage Status.
+	count func(real int) uint32
+	// refuse makes the server answer DAKE-3 with a Failure.
+	refuse bool
+	// publications counts verified publications.
+	publications int
+}
+
+type fakeDevice struct {
+	cp   *otr4.ClientProfile
+	pp   *otr4.PrekeyProfile
+	msgs []*otr4.PrekeyMessage
+}
+
+func newHonestServer(t testing.TB, publisher string) *fakeServer {
+	t.Helper()
+	key, err := prekey.GenerateServerKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeServer{jid: jid.MustParse(testServer), key: key, publisher: publisher, stored: map[otr4.InstanceTag]*fakeDevice{}}
+	f.sess = prekey.NewServerSession(prekey.ServerConfig{Key: key, Name: testServer}, publisher)
+	return f
+}
+
+func (f *fakeServer) fingerprint() []byte {
+	fp := f.key.Fingerprint()
+	return fp[:]
 }
 
 func (f *fakeServer) Send(ctx context.Context, to jid.JID, body string) error {
 	if !to.Equal(f.jid) {
 		return errors.New("fake: unknown recipient " + to.String())
 	}
-	msg, err := DecodeMessage(body)
+	f.mu.Lock()
+	if f.asm == nil {
+		f.asm = prekey.NewAssembler(0, 0)
+	}
+	if prekey.IsFragment(body) {
+		enc, done, err := f.asm.Add(body, time.Now())
+		if err != nil || !done {
+			f.mu.Unlock()
+			return err
+		}
+		body = enc
+	}
+	msg, err := prekey.Decode(body)
 	if err != nil {
+		f.mu.Unlock()
 		return err
 	}
-	f.mu.Lock()
 	f.sent = append(f.sent, msg)
-	respond, c := f.respond, f.client
-	f.mu.Unlock()
-	if respond == nil {
-		return nil // a silent server
+	var answers []string
+	if f.respond != nil {
+		respond := f.respond
+		f.mu.Unlock()
+		answers = respond(msg)
+		f.mu.Lock()
+	} else if a := f.honest(msg); a != nil {
+		if f.tamper != nil {
+			answers = f.tamper(a)
+		} else {
+			answers = []string{prekey.Encode(a)}
+		}
 	}
-	for _, b := range respond(msg) {
+	c := f.client
+	f.mu.Unlock()
+	for _, b := range answers {
 		c.HandleMessage(f.jid, b)
 	}
 	return nil
 }
 
-func encodeBody(msg []byte) string { return base64.StdEncoding.EncodeToString(msg) + "." }
+// honest answers msg as a correct prekey server would.
+func (f *fakeServer) honest(msg []byte) []byte {
+	t, err := prekey.PeekType(msg)
+	if err != nil {
+		return nil
+	}
+	switch t {
+	case prekey.TypeDAKE1:
+		out, err := f.sess.HandleDAKE1(msg)
+		if err != nil {
+			return nil
+		}
+		return out
+	case prekey.TypeDAKE3:
+		req, err := f.sess.HandleDAKE3(msg)
+		if err != nil {
+			return f.sess.Failure()
+		}
+		if f.refuse {
+			return f.sess.Failure()
+		}
+		d := f.stored[req.InstanceTag]
+		if d == nil {
+			d = &fakeDevice{}
+			f.stored[req.InstanceTag] = d
+		}
+		if p := req.Publication; p != nil {
+			f.publications++
+			if p.ClientProfile != nil {
+				d.cp = p.ClientProfile
+			}
+			if p.PrekeyProfile != nil {
+				d.pp = p.PrekeyProfile
+			}
+			d.msgs = append(d.msgs, p.PrekeyMessages...)
+			return f.sess.Success()
+		}
+		n := uint32(len(d.msgs))
+		if f.count != nil {
+			n = f.count(len(d.msgs))
+		}
+		return f.sess.StorageStatus(n)
+	case prekey.TypeEnsembleQuery:
+		q, err := prekey.ParseEnsembleQuery(msg)
+		if err != nil {
+			return nil
+		}
+		r := &prekey.EnsembleRetrieval{ReceiverTag: q.SenderTag, Identity: q.Identity}
+		if q.Identity == f.publisher {
+			for _, d := range f.stored {
+				if d.cp != nil && d.pp != nil && len(d.msgs) > 0 {
+					r.Ensembles = append(r.Ensembles, &otr4.PrekeyEnsemble{Client: d.cp, Prekey: d.pp, Message: d.msgs[0]})
+					d.msgs = d.msgs[1:]
+				}
+			}
+		}
+		if len(r.Ensembles) == 0 {
+			return (&prekey.NoEnsembles{ReceiverTag: q.SenderTag, Identity: q.Identity, Text: prekey.NoEnsemblesText}).Marshal()
+		}
+		return r.Marshal()
+	}
+	return nil
+}
+
+// storedCount returns how many prekey messages the server holds for tag.
+func (f *fakeServer) storedCount(tag otr4.InstanceTag) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d := f.stored[tag]; d != nil {
+		return len(d.msgs)
+	}
+	return 0
+}
+
+func encodeBody(msg []byte) string { return prekey.Encode(msg) }
 
 // device is one test device: its identity, tag and in-memory key store.
 type device struct {
@@ -185,7 +319,11 @@ func newTestClient(t testing.TB, d *device, srv *fakeServer, timeout time.Durati
 	srv.mu.Lock()
 	srv.client = c
 	srv.mu.Unlock()
-	if err := c.UseServer(Server{JID: srv.jid, Fingerprint: randomFP(t)}); err != nil {
+	fp := randomFP(t)
+	if srv.key != nil {
+		fp = srv.fingerprint()
+	}
+	if err := c.UseServer(Server{JID: srv.jid, Fingerprint: fp}); err != nil {
 		t.Fatal(err)
 	}
 	return c
