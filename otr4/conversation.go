@@ -591,12 +591,20 @@ func (c *Conversation) receiveIdentity(out *Message, b []byte) error {
 	switch c.state {
 	case StateWaitingAuthR:
 		if higherHash(c.ourIdentity.b, m.b) {
-			// Ours wins: ignore theirs and resend ours.
+			// Ours wins: ignore theirs and resend ours, now addressed to
+			// the instance that answered.
+			c.theirTag = m.sender
+			c.ourIdentity.receiver = m.sender
 			return c.send(out, c.ourIdentity.marshal())
 		}
 	case StateWaitingAuthI:
 		if m.receiver != c.cfg.InstanceTag {
 			return fmt.Errorf("%w: Identity message in WAITING_AUTH_I must name us", ErrInstanceTag)
+		}
+		if t := c.theirIdentity; t != nil && t.y.Equal(m.y) == 1 && t.b.Cmp(m.b) == 0 {
+			// The same Identity message again: answer with the same Auth-R,
+			// so that an Auth-I for it still completes the DAKE.
+			return c.send(out, c.ourAuthR.marshal())
 		}
 	}
 	return c.sendAuthR(out, m)

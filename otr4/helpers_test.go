@@ -98,3 +98,5 @@ func encryptedPair(t testing.TB, clk *clock) (alice, bob *party) {
 	}
 	return alice, bob
 }
+
+func parseForTest(b []byte) (*ratchetDataMessage, error) { return parseDataForTest(b) }

@@ -1,0 +1,7 @@
+package otr4
+
+import "otrchat/otr4/internal/ratchet"
+
+type ratchetDataMessage = ratchet.DataMessage
+
+func parseDataForTest(b []byte) (*ratchet.DataMessage, error) { return ratchet.ParseDataMessage(b) }
