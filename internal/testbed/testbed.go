@@ -42,6 +42,9 @@ const EnvServer = "OTRCHAT_TEST_SERVER"
 // (config, data, logs) for a post-mortem instead of removing it.
 const EnvKeep = "OTRCHAT_TESTBED_KEEP"
 
+// EnvStartTimeout, when set to a Go duration, replaces DefaultStartTimeout.
+const EnvStartTimeout = "OTRCHAT_TESTBED_START_TIMEOUT"
+
 // Kinds lists every kind the test bed supports, Prosody first.
 func Kinds() []Kind { return []Kind{Prosody, Ejabberd} }
 
@@ -198,6 +201,13 @@ func newServer(opts Options) (*Server, error) {
 	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = DefaultStartTimeout
+		if v := os.Getenv(EnvStartTimeout); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("%w: $%s=%q is not a positive duration", ErrBadOption, EnvStartTimeout, v)
+			}
+			opts.StartTimeout = d
+		}
 	}
 	if opts.C2SPort < 0 || opts.C2SPort > 65535 {
 		return nil, fmt.Errorf("%w: C2SPort %d", ErrBadOption, opts.C2SPort)
