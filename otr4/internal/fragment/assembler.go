@@ -25,7 +25,8 @@ type Limits struct {
 }
 
 // PieceOverhead is the bookkeeping cost, in bytes, counted against
-// MaxBufferedBytes for every stored piece besides its length.
+// MaxBufferedBytes for every stored piece besides its length: roughly the
+// piece's map entry and string header.
 const PieceOverhead = 32
 
 // DefaultLimits returns the limits used for zero fields: messages up to
@@ -133,15 +134,19 @@ func (a *Assembler) NoteUnfragmented() {
 // message, Add returns that message and done == true. Otherwise complete is
 // empty and done is false; err is non-nil when the fragment was rejected:
 // errors wrap ErrMalformed, ErrInstanceTag, ErrNotForUs, ErrDuplicate,
-// ErrInconsistent or ErrLimit. A rejected fragment leaves the stored state
-// unchanged, except that ErrInconsistent, and ErrLimit for a message that
-// grew too large, discard the partial message concerned, as the spec's
-// "forget any stored fragments of this buffer".
+// ErrInconsistent or ErrLimit.
+//
+// A call with a well-formed fragment first discards the partial messages
+// that have expired at now. Beyond that, a rejected fragment leaves the
+// stored state unchanged, except that ErrInconsistent, and ErrLimit for a
+// message that grew too large, discard the partial message concerned, as the
+// spec's "forget any stored fragments of this buffer" does.
 func (a *Assembler) Add(fragment string, now time.Time) (complete string, done bool, err error) {
 	f, err := Parse(fragment)
 	if err != nil {
 		return "", false, err
 	}
+	a.expire(now)
 	if a.own != 0 && f.Format.hasTags() && f.Receiver != 0 && f.Receiver != a.own {
 		return "", false, fmt.Errorf("%w: receiver instance tag %#x, ours is %#x", ErrNotForUs, f.Receiver, a.own)
 	}
@@ -151,7 +156,6 @@ func (a *Assembler) Add(fragment string, now time.Time) (complete string, done b
 	if len(f.Piece) > a.limits.MaxMessageBytes {
 		return "", false, fmt.Errorf("%w: piece of %d bytes above the %d-byte message limit", ErrLimit, len(f.Piece), a.limits.MaxMessageBytes)
 	}
-	a.expire(now)
 
 	k := key{format: f.Format, sender: f.Sender, identifier: f.Identifier}
 	p := a.partials[k]
@@ -211,7 +215,9 @@ func (a *Assembler) Add(fragment string, now time.Time) (complete string, done b
 		a.next++
 		a.partials[k] = p
 	}
-	p.pieces[f.Index] = f.Piece
+	// Clone, so that the stored piece does not keep the whole received
+	// string (header included) alive.
+	p.pieces[f.Index] = strings.Clone(f.Piece)
 	p.bytes += len(f.Piece)
 	p.cost += cost
 	a.buffered += cost

@@ -20,8 +20,10 @@
 package fragment
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -294,6 +296,16 @@ func decField(s, name string) (uint16, string, error) {
 		return 0, "", fmt.Errorf("%w: %s not followed by a comma", ErrMalformed, name)
 	}
 	return uint16(v), s[i+1:], nil
+}
+
+// RandomIdentifier reads a fragment identifier, "a unique randomly generated
+// 4-byte value", from rand (crypto/rand.Reader in production).
+func RandomIdentifier(rand io.Reader) (uint32, error) {
+	var b [4]byte
+	if _, err := io.ReadFull(rand, b[:]); err != nil {
+		return 0, fmt.Errorf("fragment: reading identifier: %w", err)
+	}
+	return binary.BigEndian.Uint32(b[:]), nil
 }
 
 // Split fragments msg in FormatV4 for a network whose maximum message size is

@@ -64,68 +64,131 @@ func FuzzAssemblerAdd(f *testing.F) {
 	f.Add("?OTR|1|100|0,1,3,x,\n?OTR|1|100|0,2,2,x,\n?OTR|1|100|0,3,3,y,", uint8(4))
 	f.Add("?OTR|5|100|0,2,2,|x,\n?OTR|5|100|0,1,2,?OTR,", uint8(5))
 	f.Fuzz(func(t *testing.T, input string, step uint8) {
-		limits := Limits{MaxMessageBytes: 300, MaxBufferedBytes: 600, MaxPending: 3, MaxTotal: 50, Expiry: time.Minute}
-		a := NewAssembler(bob, limits)
-		// model: pieces Add accepted, per message key, since that
-		// message last started being buffered.
-		model := map[key]map[uint16]string{}
-		now := t0
-		for _, s := range strings.Split(input, "\n") {
-			now = now.Add(time.Duration(step) * time.Second)
-			fr, perr := Parse(s)
-			msg, done, err := a.Add(s, now)
-			if err != nil {
-				if !isSentinel(err) {
-					t.Fatalf("Add(%q): unexpected error %v", s, err)
-				}
-				if done || msg != "" {
-					t.Fatal("error with a result")
-				}
+		runModel(t, strings.Split(input, "\n"), time.Duration(step)*time.Second)
+	})
+}
+
+// FuzzAssemblerOps is FuzzAssemblerAdd with fragments built from the fuzzer's
+// bytes, 4 bytes each, so that most are well formed and collide on few
+// senders, identifiers, indexes and totals: it reaches duplicates,
+// inconsistent totals, sequence breaks, eviction and expiry far more often
+// than random strings do.
+func FuzzAssemblerOps(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 2, 0, 0, 2, 2}, uint8(1))
+	f.Add([]byte{1, 0, 1, 3, 1, 0, 2, 3, 1, 0, 3, 3, 2, 0, 1, 2, 2, 0, 2, 2}, uint8(0))
+	f.Add([]byte{0, 1, 2, 0x8a, 0, 1, 2, 0x8a, 0, 1, 1, 0x8a, 0, 2, 1, 0xf2, 0, 3, 1, 0xf2, 0, 4, 1, 0xf2}, uint8(20))
+	f.Add([]byte{4, 0, 1, 2, 8, 0, 1, 2, 12, 0, 1, 2, 0, 2, 1, 2, 3, 0, 1, 1}, uint8(40))
+	f.Fuzz(func(t *testing.T, ops []byte, step uint8) {
+		var frags []string
+		for i := 0; i+4 <= len(ops); i += 4 {
+			b0, b1, b2, b3 := ops[i], ops[i+1], ops[i+2], ops[i+3]
+			fr := Fragment{
+				Format:     Format(b0%4 + 1),
+				Receiver:   []uint32{0, bob, 0x999, 0x5}[b0>>2&3],
+				Sender:     []uint32{alice, carolTag, 0x50, 0}[b1&3],
+				Identifier: uint32(b1 >> 2 & 3),
+				Index:      uint16(b2 % 6),
+				Total:      uint16(b3 % 6),
+				Piece:      strings.Repeat(string(rune('a'+i/4%26)), int(b3>>3)*8+int(b0>>4)),
 			}
-			if perr != nil {
-				if err == nil {
-					t.Fatalf("Add accepted %q that Parse rejects: %v", s, perr)
-				}
-				continue
+			if fr.Format == FormatV2 {
+				fr.Sender, fr.Receiver = 0, 0
 			}
-			k := key{fr.Format, fr.Sender, fr.Identifier}
+			if fr.Format == FormatV3 || fr.Format == FormatV2 {
+				fr.Identifier = 0
+			}
+			frags = append(frags, fr.String())
+		}
+		runModel(t, frags, time.Duration(step)*time.Second)
+	})
+}
+
+// runModel feeds frags to an Assembler with small limits, advancing the clock
+// by step before each, and checks it against a model built from the pieces
+// Add accepted: Add never panics and returns only the package's errors, stays
+// within its limits, holds exactly the accepted pieces of each partial
+// message, and every reassembled message is the concatenation, in index
+// order, of pieces it accepted for that message.
+func runModel(t *testing.T, frags []string, step time.Duration) {
+	t.Helper()
+	limits := Limits{MaxMessageBytes: 300, MaxBufferedBytes: 600, MaxPending: 3, MaxTotal: 50, Expiry: time.Minute}
+	a := NewAssembler(bob, limits)
+	// model: the pieces Add accepted, per message key, since that message
+	// last started being buffered.
+	model := map[key]map[uint16]string{}
+	now := t0
+	for _, s := range frags {
+		now = now.Add(step)
+		fr, perr := Parse(s)
+		msg, done, err := a.Add(s, now)
+		if err != nil {
+			if !isSentinel(err) {
+				t.Fatalf("Add(%q): unexpected error %v", s, err)
+			}
+			if done || msg != "" {
+				t.Fatal("error with a result")
+			}
+		}
+		if perr != nil {
 			if err == nil {
-				if model[k] == nil || fr.Index == 1 && (fr.Format == FormatV3 || fr.Format == FormatV2) {
-					model[k] = map[uint16]string{}
-				}
-				model[k][fr.Index] = fr.Piece
+				t.Fatalf("Add accepted %q that Parse rejects: %v", s, perr)
 			}
-			if done {
-				var b strings.Builder
-				for i := 1; i <= int(fr.Total); i++ {
-					p, ok := model[k][uint16(i)]
-					if !ok {
-						t.Fatalf("reassembled %q without piece %d", msg, i)
-					}
-					b.WriteString(p)
-				}
-				if b.String() != msg {
-					t.Fatalf("reassembled %q, accepted pieces give %q", msg, b.String())
-				}
-				delete(model, k)
+			continue
+		}
+		k := key{fr.Format, fr.Sender, fr.Identifier}
+		if err == nil {
+			if model[k] == nil || fr.Index == 1 && (fr.Format == FormatV3 || fr.Format == FormatV2) {
+				model[k] = map[uint16]string{}
 			}
-			if a.Buffered() > limits.MaxBufferedBytes || a.Pending() > limits.MaxPending || a.Buffered() < 0 {
-				t.Fatalf("limits exceeded: %d bytes, %d pending", a.Buffered(), a.Pending())
-			}
-			for mk := range model {
-				if _, ok := a.partials[mk]; !ok {
-					delete(model, mk)
+			model[k][fr.Index] = fr.Piece
+		}
+		if done {
+			var b strings.Builder
+			for i := 1; i <= int(fr.Total); i++ {
+				p, ok := model[k][uint16(i)]
+				if !ok {
+					t.Fatalf("reassembled %q without piece %d", msg, i)
 				}
+				b.WriteString(p)
+			}
+			if b.String() != msg {
+				t.Fatalf("reassembled %q, accepted pieces give %q", msg, b.String())
+			}
+			if _, ok := a.partials[k]; ok {
+				t.Fatal("completed message still buffered")
+			}
+			delete(model, k)
+		}
+		if a.Buffered() > limits.MaxBufferedBytes || a.Pending() > limits.MaxPending || a.Buffered() < 0 {
+			t.Fatalf("limits exceeded: %d bytes, %d pending", a.Buffered(), a.Pending())
+		}
+		for mk := range model {
+			if _, ok := a.partials[mk]; !ok {
+				delete(model, mk)
 			}
 		}
 		sum := 0
-		for _, p := range a.partials {
+		for pk, p := range a.partials {
 			sum += p.cost
+			m := model[pk]
+			if len(m) != len(p.pieces) || len(p.pieces) >= int(p.total) {
+				t.Fatalf("partial %+v holds %d of %d pieces, model %d", pk, len(p.pieces), p.total, len(m))
+			}
+			n := 0
+			for i, piece := range p.pieces {
+				if m[i] != piece {
+					t.Fatalf("partial %+v piece %d = %q, model %q", pk, i, piece, m[i])
+				}
+				n += len(piece)
+			}
+			if n != p.bytes || p.cost != n+len(p.pieces)*PieceOverhead || n > limits.MaxMessageBytes {
+				t.Fatalf("partial %+v: %d bytes, counted %d, cost %d", pk, n, p.bytes, p.cost)
+			}
 		}
 		if sum != a.Buffered() {
 			t.Fatalf("Buffered() = %d, pieces cost %d", a.Buffered(), sum)
 		}
-	})
+	}
 }
 
 // FuzzSplitRoundTrip splits a message, shuffles the fragments of the
