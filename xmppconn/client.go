@@ -53,7 +53,8 @@ type Client struct {
 	mamQueries   map[string]bool // query id -> deliver results
 	seen         *seenSet
 
-	stats Stats
+	stats     Stats
+	connected bool // a session was online before
 }
 
 // Stats counts what the client dropped on purpose; tests and the UI read it.
@@ -304,15 +305,11 @@ func (c *Client) Run(ctx context.Context) error {
 	}()
 
 	bo := newBackoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, c.cfg.Rand)
-	first := true
 	for {
-		err := c.runSession(ctx, bo, first)
+		err := c.runSession(ctx, bo)
 		if ctx.Err() != nil {
 			c.setState(StateDisconnected, nil)
 			return nil
-		}
-		if err == nil {
-			first = false
 		}
 		c.setState(StateDisconnected, err)
 		d := bo.next()
@@ -400,7 +397,7 @@ func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 
 // runSession makes one connection and serves it until it breaks or ctx is
 // done. It returns nil only after a clean stop of a session that was online.
-func (c *Client) runSession(ctx context.Context, bo *backoff, first bool) error {
+func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 	c.setState(StateConnecting, nil)
 	cctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
 	conn, err := c.dial(cctx)
@@ -447,11 +444,12 @@ func (c *Client) runSession(ctx context.Context, bo *backoff, first bool) error 
 		return err
 	}
 	bo.reset()
-	if !first {
-		c.mu.Lock()
+	c.mu.Lock()
+	if c.connected {
 		c.stats.Reconnects++
-		c.mu.Unlock()
 	}
+	c.connected = true
+	c.mu.Unlock()
 	c.setState(StateOnline, nil)
 
 	fail := make(chan error, 2)

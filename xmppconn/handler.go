@@ -120,6 +120,20 @@ func (c *Client) fromOwnAccount(from string) bool {
 	return err == nil && j.Equal(c.account)
 }
 
+// ownStanzaID returns the XEP-0359 stanza-id the account's archive gave a
+// message (by='<account bare JID>'), or "".
+func (c *Client) ownStanzaID(ids []wireStanzaID) string {
+	for _, s := range ids {
+		if s.By == "" || s.ID == "" {
+			continue
+		}
+		if j, err := jid.Parse(s.By); err == nil && j.Equal(c.account) {
+			return s.ID
+		}
+	}
+	return ""
+}
+
 func (c *Client) parseFrom(from string) (jid.JID, error) {
 	if from == "" {
 		return c.account, nil
@@ -150,12 +164,7 @@ func (c *Client) handleMessage(b []byte) {
 	case w.Received != nil || w.Sent != nil:
 		c.handleCarbon(w)
 	default:
-		archiveID := ""
-		for _, s := range w.StanzaIDs {
-			if c.fromOwnAccount(s.By) {
-				archiveID = s.ID
-			}
-		}
+		archiveID := c.ownStanzaID(w.StanzaIDs)
 		m, ok := c.interpret(w, archiveID)
 		if !ok {
 			return
@@ -263,11 +272,7 @@ func (c *Client) handleCarbon(w *wireMessage) {
 	if !ok {
 		return
 	}
-	for _, s := range inner.StanzaIDs {
-		if c.fromOwnAccount(s.By) {
-			m.ArchiveID = s.ID
-		}
-	}
+	m.ArchiveID = c.ownStanzaID(inner.StanzaIDs)
 	if m.OTR {
 		// XEP-0364 "Routing": carbon copies of OTR messages are ignored.
 		c.mu.Lock()

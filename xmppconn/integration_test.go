@@ -198,3 +198,240 @@ func TestChatRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+func presenceOf(d *device, full jid.JID) (xmppconn.Presence, bool) {
+	for _, p := range d.c.Presences(full.Bare()) {
+		if p.From.Equal(full) {
+			return p, true
+		}
+	}
+	return xmppconn.Presence{}, false
+}
+
+// TestOfflineDeviceDelivery: an OTR message addressed to alice's offline
+// device reaches that device when it comes back, although alice's other
+// device is online (or came online first and received the offline storage);
+// that device drops it without consuming it.
+func TestOfflineDeviceDelivery(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind testbed.Kind) {
+		for _, otherFirst := range []bool{false, true} {
+			name := "other-online"
+			if otherFirst {
+				name = "other-comes-first"
+			}
+			t.Run(name, func(t *testing.T) {
+				srv := startServer(t, kind, "alice", "bob")
+				const laptop, phone = 0x1aaa0001, 0x1aaa0002
+				bob := startDevice(t, config(srv, "bob", 0x2bbb0001))
+				aLaptop := startDevice(t, config(srv, "alice", laptop))
+				aPhone := startDevice(t, config(srv, "alice", phone))
+				// A message both see, so that the laptop has an archive position.
+				send(t, bob, srv.JID("alice", ""), "hi both", xmppconn.SendOptions{})
+				aLaptop.rec.waitFor(t, 10*time.Second, "laptop: first message", hasBody("hi both"))
+				aPhone.rec.waitFor(t, 10*time.Second, "phone: first message", hasBody("hi both"))
+
+				aLaptop.stop(t)
+				pos := aLaptop.c.ArchivePosition()
+				if pos == "" {
+					t.Fatal("laptop has no archive position after a message")
+				}
+				if otherFirst {
+					aPhone.stop(t)
+				}
+				alice := srv.JID("alice", "")
+				const forLaptop = "?OTR:AAQD-for-laptop."
+				const forPhone = "?OTR:AAQD-for-phone."
+				send(t, bob, alice, forLaptop, xmppconn.SendOptions{OTR: true, ToDevice: laptop, Store: true})
+				send(t, bob, alice, forPhone, xmppconn.SendOptions{OTR: true, ToDevice: phone, Store: true})
+
+				phoneDev := aPhone
+				if otherFirst {
+					// The phone comes back first and receives the offline
+					// storage, then catches up from the archive.
+					cfg := config(srv, "alice", phone)
+					cfg.ArchiveAfter = aPhone.c.ArchivePosition()
+					phoneDev = startDevice(t, cfg)
+				}
+				phoneDev.rec.waitFor(t, 10*time.Second, "phone: its own OTR message", hasBody(forPhone))
+				for _, m := range phoneDev.rec.messages() {
+					if m.Body == forLaptop {
+						t.Fatalf("phone reported the laptop's message: %+v", m)
+					}
+				}
+				if got := phoneDev.c.Stats().OtherDevice; got < 1 {
+					t.Fatalf("phone dropped %d messages for other devices, want ≥ 1 (it must have seen the laptop's)", got)
+				}
+
+				cfg := config(srv, "alice", laptop)
+				cfg.ArchiveAfter = pos
+				back := startDevice(t, cfg)
+				back.rec.waitFor(t, 10*time.Second, "laptop: its OTR message after coming back", hasBody(forLaptop))
+				var got []xmppconn.Message
+				for _, m := range back.rec.messages() {
+					if m.Body == forLaptop {
+						got = append(got, m)
+					}
+					if m.Body == forPhone || m.Body == "hi both" {
+						t.Fatalf("laptop reported %q", m.Body)
+					}
+				}
+				// Give a duplicate (offline storage and archive) time to show.
+				time.Sleep(300 * time.Millisecond)
+				n := 0
+				for _, m := range back.rec.messages() {
+					if m.Body == forLaptop {
+						n++
+					}
+				}
+				if n != 1 {
+					t.Fatalf("laptop got its message %d times", n)
+				}
+				if !got[0].OTR || got[0].ToDevice != laptop || !got[0].From.Bare().Equal(srv.JID("bob", "")) {
+					t.Fatalf("laptop got %+v", got[0])
+				}
+			})
+		}
+	})
+}
+
+// TestServerRestart kills the server mid-session: the client notices,
+// reconnects by itself with backoff, and sends what was queued meanwhile,
+// in order.
+func TestServerRestart(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind testbed.Kind) {
+		srv := startServer(t, kind, "alice", "bob")
+		a := startDevice(t, config(srv, "alice", 0x1aaa0001))
+		b := startDevice(t, config(srv, "bob", 0x2bbb0001))
+		send(t, a, srv.JID("bob", ""), "before", xmppconn.SendOptions{})
+		b.rec.waitFor(t, 10*time.Second, "bob: message before the restart", hasBody("before"))
+
+		if err := srv.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		a.rec.waitFor(t, 10*time.Second, "alice notices the disconnection", func(evs []xmppconn.Event) bool {
+			return a.c.State() != xmppconn.StateOnline
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		want := []string{"queued 1", "queued 2", "queued 3"}
+		for _, body := range want {
+			if _, err := a.c.SendChat(ctx, srv.JID("bob", ""), body, xmppconn.SendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if a.c.QueueLen() != 3 {
+			t.Fatalf("queue holds %d messages, want 3", a.c.QueueLen())
+		}
+		if err := srv.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := a.c.WaitOnline(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("alice back online %v after the restart", time.Since(start).Round(time.Millisecond))
+		if err := a.c.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		b.rec.waitFor(t, 20*time.Second, "bob: queued messages", hasBody("queued 3"))
+		var got []string
+		for _, body := range bodies(b.rec.events) {
+			if body != "before" {
+				got = append(got, body)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("bob got %q, want %q in order", got, want)
+		}
+		if a.c.Stats().Reconnects < 1 {
+			t.Fatalf("alice counted %d reconnections", a.c.Stats().Reconnects)
+		}
+	})
+}
+
+// TestSubscriptionAndPresence: alice adds bob; the pending request is
+// visible; bob approves and adds alice back; both rosters end "both"; each
+// side sees the other's full JIDs with their show and instance tag.
+func TestSubscriptionAndPresence(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind testbed.Kind) {
+		srv := startServer(t, kind, "alice", "bob")
+		a := startDevice(t, config(srv, "alice", 0x1aaa0001))
+		b := startDevice(t, config(srv, "bob", 0x2bbb0001))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		aliceJID, bobJID := srv.JID("alice", ""), srv.JID("bob", "")
+		if err := a.c.AddContact(ctx, bobJID, "Bob"); err != nil {
+			t.Fatal(err)
+		}
+		a.rec.waitFor(t, 10*time.Second, "alice: pending request in roster", func([]xmppconn.Event) bool {
+			for _, it := range a.c.Roster() {
+				if it.JID.Equal(bobJID) && it.Ask && it.Subscription == "none" {
+					return true
+				}
+			}
+			return false
+		})
+		b.rec.waitFor(t, 10*time.Second, "bob: subscription request", func(evs []xmppconn.Event) bool {
+			for _, e := range evs {
+				if s, ok := e.(*xmppconn.SubscriptionEvent); ok && s.Type == xmppconn.Subscribe && s.From.Equal(aliceJID) {
+					return true
+				}
+			}
+			return false
+		})
+		if err := b.c.ApproveSubscription(ctx, aliceJID); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.c.AddContact(ctx, aliceJID, "Alice"); err != nil {
+			t.Fatal(err)
+		}
+		a.rec.waitFor(t, 10*time.Second, "alice: request from bob", func(evs []xmppconn.Event) bool {
+			for _, e := range evs {
+				if s, ok := e.(*xmppconn.SubscriptionEvent); ok && s.Type == xmppconn.Subscribe && s.From.Equal(bobJID) {
+					return true
+				}
+			}
+			return false
+		})
+		if err := a.c.ApproveSubscription(ctx, bobJID); err != nil {
+			t.Fatal(err)
+		}
+		mutual := func(d *device, other jid.JID) func([]xmppconn.Event) bool {
+			return func([]xmppconn.Event) bool {
+				for _, it := range d.c.Roster() {
+					if it.JID.Equal(other) && it.Mutual() {
+						return true
+					}
+				}
+				return false
+			}
+		}
+		a.rec.waitFor(t, 10*time.Second, "alice: subscription both", mutual(a, bobJID))
+		b.rec.waitFor(t, 10*time.Second, "bob: subscription both", mutual(b, aliceJID))
+
+		bobFull := b.c.LocalAddr()
+		a.rec.waitFor(t, 10*time.Second, "alice sees bob's device online", func([]xmppconn.Event) bool {
+			p, ok := presenceOf(a, bobFull)
+			return ok && p.Show == xmppconn.Available && p.Tag == 0x2bbb0001
+		})
+		if err := b.c.SetPresence(ctx, xmppconn.DND, "busy"); err != nil {
+			t.Fatal(err)
+		}
+		a.rec.waitFor(t, 10*time.Second, "alice sees bob dnd", func([]xmppconn.Event) bool {
+			p, ok := presenceOf(a, bobFull)
+			return ok && p.Show == xmppconn.DND && p.Status == "busy"
+		})
+		b.stop(t)
+		a.rec.waitFor(t, 10*time.Second, "alice sees bob unavailable", func(evs []xmppconn.Event) bool {
+			if _, ok := presenceOf(a, bobFull); ok {
+				return false
+			}
+			for _, e := range evs {
+				if p, ok := e.(*xmppconn.PresenceEvent); ok && p.From.Equal(bobFull) && p.Show == xmppconn.Unavailable {
+					return true
+				}
+			}
+			return false
+		})
+	})
+}
