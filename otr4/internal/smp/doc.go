@@ -57,7 +57,8 @@
 //     sends an abort TLV followed by the new SMP message 1.
 //  7. The question is opaque bytes (the spec requires UTF-8 only of the
 //     secret); the empty question means "no question". Its length is bounded
-//     by the 16-bit TLV length.
+//     by the 16-bit TLV length. No SMP proof covers it: its integrity rests
+//     on the data message's MAC, and the UI must sanitise it before display.
 //  8. Besides the POINT checks on decoding (on the curve, prime-order
 //     subgroup, not the identity), the computed G2, G3, Qa - Qb and Pa - Pb
 //     must not be the identity ("do not degenerate" in "SMP Overview").

@@ -393,6 +393,9 @@ func verifyR(i byte, cr, d7 *curve.Scalar, g3x, qaQb, r *curve.Point) bool {
 }
 
 func randomScalar(rand io.Reader) (*curve.Scalar, error) {
+	if rand == nil {
+		return nil, fmt.Errorf("%w: no random source (use New)", ErrRandom)
+	}
 	k, err := curve.RandomScalar(rand)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRandom, err)

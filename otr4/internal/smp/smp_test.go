@@ -377,3 +377,13 @@ func TestSecretsWiped(t *testing.T) {
 		t.Fatal("Abort did not wipe")
 	}
 }
+
+// TestZeroValue: an SMP not made by New refuses to start instead of
+// panicking.
+func TestZeroValue(t *testing.T) {
+	ba, _ := bindings(t, rand.Reader)
+	var s SMP
+	if _, err := s.Start(ba, "", []byte("x")); !errors.Is(err, ErrRandom) || s.State() != Expect1 {
+		t.Fatalf("Start on the zero value: %v, %v", err, s.State())
+	}
+}
