@@ -202,13 +202,13 @@ func (c *Conversation) StartOffline(e *PrekeyEnsemble, text string, tlvs ...TLV)
 }
 
 // receiveNonInteractiveAuth follows "Receiving a Non-Interactive-Auth
-// Message". The prekey secret named by the message is taken from the store
+// Message", except that it is accepted in FINISHED too: "Starting an
+// offline conversation after an online one" sends a TLV 1, which moves the
+// receiver to FINISHED, right before the Non-Interactive-Auth message
+// (docs/spec-notes.md). The prekey secret named by the message is taken from the store
 // (and so deleted) before verification: a prekey message is used at most
 // once, even by a forged message (docs/spec-notes.md).
 func (c *Conversation) receiveNonInteractiveAuth(out *Message, b []byte) error {
-	if c.state == StateFinished {
-		return fmt.Errorf("%w: Non-Interactive-Auth in FINISHED", ErrUnexpected)
-	}
 	if c.cfg.Mode == ModeInteractiveOnly {
 		return ErrOfflineNotInMode
 	}
