@@ -38,9 +38,10 @@ type SMP struct {
 	paPb      *curve.Point // Pa - Pb
 	qaQb      *curve.Point // Qa - Qb
 
-	// Responder's values (Expect3).
-	b3                  *curve.Scalar
-	g3a, g2, g3, pb, qb *curve.Point
+	// Responder's values (Expect3): G2 = G2a*b2 and G3 = G3a*b3 are kept
+	// as their factors (see generator).
+	b2, b3           *curve.Scalar
+	g2a, g3a, pb, qb *curve.Point
 }
 
 // New returns an SMP in SMPSTATE_EXPECT1 that draws its random values from
@@ -59,7 +60,7 @@ func abortTLV() TLV { return TLV{Type: TLVAbort} }
 // peer; the conversation calls it when it leaves ENCRYPTED_MESSAGES ("The SMP
 // State Machine": "the SMP must abandon its state").
 func (s *SMP) Reset() {
-	for _, k := range []*curve.Scalar{s.x, s.a2, s.a3, s.b3} {
+	for _, k := range []*curve.Scalar{s.x, s.a2, s.a3, s.b2, s.b3} {
 		if k != nil {
 			k.Wipe()
 		}
@@ -129,7 +130,7 @@ func (s *SMP) Respond(b Binding, secret []byte) ([]TLV, error) {
 		k[i] = v
 	}
 	b2, b3, r2, r3, r4, r5, r6 := k[0], k[1], k[2], k[3], k[4], k[5], k[6]
-	defer wipe(b2, r2, r3, r4, r5, r6)
+	defer wipe(r2, r3, r4, r5, r6)
 
 	y := secretScalar(&b, false, secret)
 	defer wipe(y)
@@ -143,23 +144,25 @@ func (s *SMP) Respond(b Binding, secret []byte) ([]TLV, error) {
 	m.c3 = hashToScalar(hashMsg2G3, g(r3))
 	m.d3 = proofResponse(r3, b3, m.c3)
 
-	g2 := curve.NewIdentityPoint().ScalarMult(b2, m1.g2a)
-	g3 := curve.NewIdentityPoint().ScalarMult(b3, m1.g3a)
-	if g2.IsIdentity() || g3.IsIdentity() {
-		wipe(b3)
-		return nil, fmt.Errorf("%w: G2 or G3 degenerates", ErrInvalidMessage)
+	g2, err := newGenerator(m1.g2a, b2)
+	if err != nil {
+		wipe(b2, b3)
+		return nil, err
 	}
-	m.pb = curve.NewIdentityPoint().ScalarMult(r4, g3)
-	m.qb = curve.NewIdentityPoint().Add(g(r4), curve.NewIdentityPoint().ScalarMult(y, g2))
-	m.cp = hashToScalar(hashMsg2P,
-		curve.NewIdentityPoint().ScalarMult(r5, g3),
-		curve.NewIdentityPoint().Add(g(r5), curve.NewIdentityPoint().ScalarMult(r6, g2)))
+	g3, err := newGenerator(m1.g3a, b3)
+	if err != nil {
+		wipe(b2, b3)
+		return nil, err
+	}
+	m.pb = g3.mul(r4)
+	m.qb = curve.NewIdentityPoint().Add(g(r4), g2.mul(y))
+	m.cp = hashToScalar(hashMsg2P, g3.mul(r5), curve.NewIdentityPoint().Add(g(r5), g2.mul(r6)))
 	m.d5 = proofResponse(r5, r4, m.cp)
 	m.d6 = proofResponse(r6, y, m.cp)
 
 	s.pending = nil
-	s.b3 = b3
-	s.g3a, s.g2, s.g3, s.pb, s.qb = m1.g3a, g2, g3, m.pb, m.qb
+	s.b2, s.b3 = b2, b3
+	s.g2a, s.g3a, s.pb, s.qb = m1.g2a, m1.g3a, m.pb, m.qb
 	s.state = Expect3
 	return []TLV{{Type: TLVMessage2, Value: m.marshal()}}, nil
 }
@@ -250,10 +253,13 @@ func (s *SMP) receive2(v []byte) (Outcome, error) {
 	if !verifyKnowledge(hashMsg2G3, m.c3, m.d3, m.g3b) {
 		return s.fail(badProof(2, "G3b"))
 	}
-	g2 := curve.NewIdentityPoint().ScalarMult(s.a2, m.g2b)
-	g3 := curve.NewIdentityPoint().ScalarMult(s.a3, m.g3b)
-	if g2.IsIdentity() || g3.IsIdentity() {
-		return s.fail(fmt.Errorf("%w: message 2: G2 or G3 degenerates", ErrInvalidMessage))
+	g2, err := newGenerator(m.g2b, s.a2)
+	if err != nil {
+		return s.fail(err)
+	}
+	g3, err := newGenerator(m.g3b, s.a3)
+	if err != nil {
+		return s.fail(err)
 	}
 	if !verifyPQ(hashMsg2P, m.cp, m.d5, m.d6, m.pb, m.qb, g2, g3) {
 		return s.fail(badProof(2, "Pb and Qb"))
@@ -273,11 +279,9 @@ func (s *SMP) receive2(v []byte) (Outcome, error) {
 
 	g := func(e *curve.Scalar) *curve.Point { return curve.NewIdentityPoint().ScalarBaseMult(e) }
 	m3 := &message3{}
-	m3.pa = curve.NewIdentityPoint().ScalarMult(r4, g3)
-	m3.qa = curve.NewIdentityPoint().Add(g(r4), curve.NewIdentityPoint().ScalarMult(s.x, g2))
-	m3.cp = hashToScalar(hashMsg3P,
-		curve.NewIdentityPoint().ScalarMult(r5, g3),
-		curve.NewIdentityPoint().Add(g(r5), curve.NewIdentityPoint().ScalarMult(r6, g2)))
+	m3.pa = g3.mul(r4)
+	m3.qa = curve.NewIdentityPoint().Add(g(r4), g2.mul(s.x))
+	m3.cp = hashToScalar(hashMsg3P, g3.mul(r5), curve.NewIdentityPoint().Add(g(r5), g2.mul(r6)))
 	m3.d5 = proofResponse(r5, r4, m3.cp)
 	m3.d6 = proofResponse(r6, s.x, m3.cp)
 	qaQb := curve.NewIdentityPoint().Subtract(m3.qa, m.qb)
@@ -302,7 +306,9 @@ func (s *SMP) receive3(v []byte) (Outcome, error) {
 	if err != nil {
 		return s.fail(err)
 	}
-	if !verifyPQ(hashMsg3P, m.cp, m.d5, m.d6, m.pa, m.qa, s.g2, s.g3) {
+	g2 := generator{base: s.g2a, k: s.b2}
+	g3 := generator{base: s.g3a, k: s.b3}
+	if !verifyPQ(hashMsg3P, m.cp, m.d5, m.d6, m.pa, m.qa, g2, g3) {
 		return s.fail(badProof(3, "Pa and Qa"))
 	}
 	qaQb := curve.NewIdentityPoint().Subtract(m.qa, s.qb)
@@ -357,6 +363,35 @@ func badProof(msg int, what string) error {
 	return fmt.Errorf("%w: message %d: proof for %s: %w", ErrInvalidMessage, msg, what, ErrBadProof)
 }
 
+// generator is one of the shared generators G2 and G3 of "SMP Overview",
+// kept as its two factors: the peer's validated point (G2a, G3a, G2b or G3b)
+// and our non-zero exponent (b2, b3, a2 or a3). G2*e is then computed as
+// G2a*(b2*e), one scalar multiplication instead of two (G2 = G2a*b2 first,
+// then G2*e): the same point as the spec's, at less cost. Because the group
+// has prime order and the point is not the identity, G2 is the identity
+// exactly when the exponent is zero: that is the spec's check that G2 and G3
+// do not degenerate.
+type generator struct {
+	base *curve.Point
+	k    *curve.Scalar
+}
+
+func newGenerator(base *curve.Point, k *curve.Scalar) (generator, error) {
+	if k.IsZero() {
+		return generator{}, fmt.Errorf("%w: G2 or G3 degenerates", ErrInvalidMessage)
+	}
+	return generator{base: base, k: k}, nil
+}
+
+// mul returns G*e for this generator G, in time independent of e and of the
+// exponent.
+func (g generator) mul(e *curve.Scalar) *curve.Point {
+	t := curve.NewScalar().Multiply(g.k, e)
+	p := curve.NewIdentityPoint().ScalarMult(t, g.base)
+	t.Wipe()
+	return p
+}
+
 // proofResponse returns r - k*c mod q, the response of a Schnorr-style proof.
 func proofResponse(r, k, c *curve.Scalar) *curve.Scalar {
 	t := curve.NewScalar().Multiply(k, c)
@@ -373,13 +408,11 @@ func verifyKnowledge(i byte, c, d *curve.Scalar, a *curve.Point) bool {
 }
 
 // verifyPQ checks cp == HashToScalar(i || G3*d5 + P*cp || G*d5 + G2*d6 + Q*cp).
-func verifyPQ(i byte, cp, d5, d6 *curve.Scalar, p, q, g2, g3 *curve.Point) bool {
-	left := curve.NewIdentityPoint().Add(
-		curve.NewIdentityPoint().ScalarMult(d5, g3),
-		curve.NewIdentityPoint().ScalarMult(cp, p))
+func verifyPQ(i byte, cp, d5, d6 *curve.Scalar, p, q *curve.Point, g2, g3 generator) bool {
+	left := curve.NewIdentityPoint().Add(g3.mul(d5), curve.NewIdentityPoint().ScalarMult(cp, p))
 	right := curve.NewIdentityPoint().Add(
 		curve.NewIdentityPoint().VarTimeDoubleScalarBaseMult(cp, q, d5),
-		curve.NewIdentityPoint().ScalarMult(d6, g2))
+		g2.mul(d6))
 	return hashToScalar(i, left, right).Equal(cp) == 1
 }
 

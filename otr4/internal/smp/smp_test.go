@@ -351,7 +351,7 @@ func TestSecretsWiped(t *testing.T) {
 	x, a2, a3 := alice.x, alice.a2, alice.a3
 	mustReceive(t, bob, m1[0], SecretNeeded)
 	m2, _ := bob.Respond(bb, []byte("s"))
-	b3 := bob.b3
+	b2, b3 := bob.b2, bob.b3
 	out := mustReceive(t, alice, m2[0], InProgress)
 	if !x.IsZero() || !a2.IsZero() || alice.x != nil || alice.a2 != nil {
 		t.Fatal("x and a2 not wiped after message 3 was built")
@@ -360,7 +360,7 @@ func TestSecretsWiped(t *testing.T) {
 		t.Fatal("a3 wiped too early")
 	}
 	out = mustReceive(t, bob, out.Reply[0], Succeeded)
-	if !b3.IsZero() || bob.b3 != nil || bob.g2 != nil {
+	if !b3.IsZero() || !b2.IsZero() || bob.b3 != nil || bob.b2 != nil || bob.g2a != nil {
 		t.Fatal("bob's values not wiped after message 3")
 	}
 	mustReceive(t, alice, out.Reply[0], Succeeded)

@@ -15,7 +15,7 @@ import (
 // wiped, so they are copied.
 func (s *SMP) clone() *SMP {
 	c := *s
-	for _, p := range []**curve.Scalar{&c.x, &c.a2, &c.a3, &c.b3} {
+	for _, p := range []**curve.Scalar{&c.x, &c.a2, &c.a3, &c.b2, &c.b3} {
 		if *p != nil {
 			*p = curve.NewScalar().Set(*p)
 		}
