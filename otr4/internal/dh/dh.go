@@ -99,7 +99,7 @@ func GenerateKey(rand io.Reader) (*PrivateKey, error) {
 	if _, err := io.ReadFull(rand, k.secret[:]); err != nil {
 		return nil, errors.New("dh: reading randomness: " + err.Error())
 	}
-	k.public = new(big.Int).SetBytes(bigmod.NewNat().Exp(gNat, k.secret[:], modulus).Bytes(modulus))
+	k.public = new(big.Int).SetBytes(fixedBaseExp(k.secret[:]))
 	return k, nil
 }
 
@@ -110,7 +110,7 @@ func NewKeyFromSecret(secret []byte) (*PrivateKey, error) {
 	}
 	k := new(PrivateKey)
 	copy(k.secret[:], secret)
-	k.public = new(big.Int).SetBytes(bigmod.NewNat().Exp(gNat, k.secret[:], modulus).Bytes(modulus))
+	k.public = new(big.Int).SetBytes(fixedBaseExp(k.secret[:]))
 	return k, nil
 }
 

@@ -125,3 +125,23 @@ func BenchmarkIsGroupElement(b *testing.B) {
 		IsGroupElement(k.public)
 	}
 }
+
+// TestFixedBaseMatchesGeneric checks the comb against a generic
+// exponentiation on edge and random exponents.
+func TestFixedBaseMatchesGeneric(t *testing.T) {
+	exps := [][]byte{make([]byte, SecretSize), bytes.Repeat([]byte{0xff}, SecretSize)}
+	one := make([]byte, SecretSize)
+	one[SecretSize-1] = 1
+	exps = append(exps, one)
+	for i := 0; i < 10; i++ {
+		e := make([]byte, SecretSize)
+		rand.Read(e)
+		exps = append(exps, e)
+	}
+	for _, e := range exps {
+		want := new(big.Int).Exp(G(), new(big.Int).SetBytes(e), P())
+		if got := new(big.Int).SetBytes(fixedBaseExp(e)); got.Cmp(want) != 0 {
+			t.Fatalf("g^%x differs", e)
+		}
+	}
+}

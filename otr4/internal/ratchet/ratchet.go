@@ -193,8 +193,8 @@ func NewFirstSender(r io.Reader, cfg Config, in Init) (*State, error) {
 }
 
 // NewFirstReceiver sets up the party that completes the DAKE by sending
-// Auth-I (or receiving a Non-Interactive-Auth message): it receives on the
-// DAKE chain and sends on ratchet 0, with a new ECDH and DH key.
+// Auth-I: it receives on the DAKE chain and sends on ratchet 0, with a new
+// ECDH and DH key.
 func NewFirstReceiver(r io.Reader, cfg Config, in Init) (*State, error) {
 	s := newState(r, cfg, in)
 	ck, err := s.firstChain(in)
@@ -202,10 +202,10 @@ func NewFirstReceiver(r io.Reader, cfg Config, in Init) (*State, error) {
 		return nil, err
 	}
 	s.recv = chain{key: ck, valid: true}
+	// Ratchet 0 (new ECDH and DH keys) is derived when the first message
+	// is sent, or ahead of that by Prepare: the DAKE does not wait for it.
 	s.nextSendID = 0
-	if err := s.sendRatchet(); err != nil {
-		return nil, err
-	}
+	s.needRatchet = true
 	s.expectRecvID = 1
 	return s, nil
 }
