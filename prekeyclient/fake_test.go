@@ -101,13 +101,16 @@ type fakeServer struct {
 	mu      sync.Mutex
 	client  *Client
 	respond func(msg []byte) []string
-	asm     *prekey.Assembler
+	asm     map[string]*prekey.Assembler // by full JID
 	sent    [][]byte
 
-	key       *prekey.ServerKey
-	publisher string
-	sess      *prekey.ServerSession
-	stored    map[otr4.InstanceTag]*fakeDevice
+	key  *prekey.ServerKey
+	name string
+	// sess, when set, replaces the per-JID DAKE sessions (to give the
+	// server another key or name).
+	sess     *prekey.ServerSession
+	sessions map[string]*prekey.ServerSession            // by full JID
+	stored   map[string]map[otr4.InstanceTag]*fakeDevice // by bare JID
 	// tamper rewrites an answer before it is sent; nil drops it.
 	tamper func(answer []byte) []string
 	// count, when set, replaces the count of a Storage Status.
@@ -124,15 +127,33 @@ type fakeDevice struct {
 	msgs []*otr4.PrekeyMessage
 }
 
-func newHonestServer(t testing.TB, publisher string) *fakeServer {
+func newHonestServer(t testing.TB, name string) *fakeServer {
 	t.Helper()
 	key, err := prekey.GenerateServerKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeServer{jid: jid.MustParse(testServer), key: key, publisher: publisher, stored: map[otr4.InstanceTag]*fakeDevice{}}
-	f.sess = prekey.NewServerSession(prekey.ServerConfig{Key: key, Name: testServer}, publisher)
-	return f
+	return &fakeServer{jid: jid.MustParse(name), name: name, key: key,
+		sessions: map[string]*prekey.ServerSession{}, stored: map[string]map[otr4.InstanceTag]*fakeDevice{}}
+}
+
+func (f *fakeServer) session(from jid.JID) *prekey.ServerSession {
+	if f.sess != nil {
+		return f.sess
+	}
+	s := f.sessions[from.String()]
+	if s == nil {
+		s = prekey.NewServerSession(prekey.ServerConfig{Key: f.key, Name: f.name}, from.Bare().String())
+		f.sessions[from.String()] = s
+	}
+	return s
+}
+
+// device returns what the server stores for the device d.
+func (f *fakeServer) device(d *device) *fakeDevice {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stored[d.account.Bare().String()][d.tag]
 }
 
 func (f *fakeServer) fingerprint() []byte {
@@ -145,69 +166,88 @@ func (f *fakeServer) Send(ctx context.Context, to jid.JID, body string) error {
 		return errors.New("fake: unknown recipient " + to.String())
 	}
 	f.mu.Lock()
+	c := f.client
+	f.mu.Unlock()
+	answers, err := f.receive(c.cfg.Account, body)
+	for _, b := range answers {
+		c.HandleMessage(f.jid, b)
+	}
+	return err
+}
+
+// receive handles one body from the client at from and returns the bodies
+// to answer with.
+func (f *fakeServer) receive(from jid.JID, body string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.asm == nil {
-		f.asm = prekey.NewAssembler(0, 0)
+		f.asm = map[string]*prekey.Assembler{}
 	}
 	if prekey.IsFragment(body) {
-		enc, done, err := f.asm.Add(body, time.Now())
+		a := f.asm[from.String()]
+		if a == nil {
+			a = prekey.NewAssembler(0, 0)
+			f.asm[from.String()] = a
+		}
+		enc, done, err := a.Add(body, time.Now())
 		if err != nil || !done {
-			f.mu.Unlock()
-			return err
+			return nil, err
 		}
 		body = enc
 	}
 	msg, err := prekey.Decode(body)
 	if err != nil {
-		f.mu.Unlock()
-		return err
+		return nil, err
 	}
 	f.sent = append(f.sent, msg)
-	var answers []string
 	if f.respond != nil {
 		respond := f.respond
 		f.mu.Unlock()
-		answers = respond(msg)
-		f.mu.Lock()
-	} else if a := f.honest(msg); a != nil {
-		if f.tamper != nil {
-			answers = f.tamper(a)
-		} else {
-			answers = []string{prekey.Encode(a)}
-		}
+		defer f.mu.Lock()
+		return respond(msg), nil
 	}
-	c := f.client
-	f.mu.Unlock()
-	for _, b := range answers {
-		c.HandleMessage(f.jid, b)
+	a := f.honest(from, msg)
+	switch {
+	case a == nil:
+		return nil, nil
+	case f.tamper != nil:
+		return f.tamper(a), nil
 	}
-	return nil
+	return []string{prekey.Encode(a)}, nil
 }
 
-// honest answers msg as a correct prekey server would.
-func (f *fakeServer) honest(msg []byte) []byte {
+// honest answers msg from the client at from as a correct prekey server
+// would. f.mu is held.
+func (f *fakeServer) honest(from jid.JID, msg []byte) []byte {
+	sess := f.session(from)
 	t, err := prekey.PeekType(msg)
 	if err != nil {
 		return nil
 	}
 	switch t {
 	case prekey.TypeDAKE1:
-		out, err := f.sess.HandleDAKE1(msg)
+		out, err := sess.HandleDAKE1(msg)
 		if err != nil {
 			return nil
 		}
 		return out
 	case prekey.TypeDAKE3:
-		req, err := f.sess.HandleDAKE3(msg)
+		req, err := sess.HandleDAKE3(msg)
 		if err != nil {
-			return f.sess.Failure()
+			return sess.Failure()
 		}
 		if f.refuse {
-			return f.sess.Failure()
+			return sess.Failure()
 		}
-		d := f.stored[req.InstanceTag]
+		acct := f.stored[from.Bare().String()]
+		if acct == nil {
+			acct = map[otr4.InstanceTag]*fakeDevice{}
+			f.stored[from.Bare().String()] = acct
+		}
+		d := acct[req.InstanceTag]
 		if d == nil {
 			d = &fakeDevice{}
-			f.stored[req.InstanceTag] = d
+			acct[req.InstanceTag] = d
 		}
 		if p := req.Publication; p != nil {
 			f.publications++
@@ -218,21 +258,21 @@ func (f *fakeServer) honest(msg []byte) []byte {
 				d.pp = p.PrekeyProfile
 			}
 			d.msgs = append(d.msgs, p.PrekeyMessages...)
-			return f.sess.Success()
+			return sess.Success()
 		}
 		n := uint32(len(d.msgs))
 		if f.count != nil {
 			n = f.count(len(d.msgs))
 		}
-		return f.sess.StorageStatus(n)
+		return sess.StorageStatus(n)
 	case prekey.TypeEnsembleQuery:
 		q, err := prekey.ParseEnsembleQuery(msg)
 		if err != nil {
 			return nil
 		}
 		r := &prekey.EnsembleRetrieval{ReceiverTag: q.SenderTag, Identity: q.Identity}
-		if q.Identity == f.publisher {
-			for _, d := range f.stored {
+		{
+			for _, d := range f.stored[q.Identity] {
 				if d.cp != nil && d.pp != nil && len(d.msgs) > 0 {
 					r.Ensembles = append(r.Ensembles, &otr4.PrekeyEnsemble{Client: d.cp, Prekey: d.pp, Message: d.msgs[0]})
 					d.msgs = d.msgs[1:]
@@ -247,12 +287,12 @@ func (f *fakeServer) honest(msg []byte) []byte {
 	return nil
 }
 
-// storedCount returns how many prekey messages the server holds for tag.
-func (f *fakeServer) storedCount(tag otr4.InstanceTag) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if d := f.stored[tag]; d != nil {
-		return len(d.msgs)
+// storedCount returns how many prekey messages the server holds for d.
+func (f *fakeServer) storedCount(d *device) int {
+	if s := f.device(d); s != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(s.msgs)
 	}
 	return 0
 }

@@ -15,7 +15,7 @@ import (
 
 func TestPublishHundredAndRetrieve(t *testing.T) {
 	bob := newDevice(t, "bob@example.org/phone")
-	srv := newHonestServer(t, "bob@example.org")
+	srv := newHonestServer(t, testServer)
 	c := newTestClient(t, bob, srv, 5*time.Second)
 	pins := c.cfg.Pins
 	if _, ok, _ := pins.Pinned(srv.jid); ok {
@@ -25,8 +25,8 @@ func TestPublishHundredAndRetrieve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 100 || srv.storedCount(bob.tag) != 100 {
-		t.Fatalf("published %d, server stores %d", n, srv.storedCount(bob.tag))
+	if n != 100 || srv.storedCount(bob) != 100 {
+		t.Fatalf("published %d, server stores %d", n, srv.storedCount(bob))
 	}
 	// 100 prekey messages do not fit one 32 KiB stanza: the DAKE-3 went
 	// out in fragments and was reassembled by the server.
@@ -57,8 +57,8 @@ func TestPublishHundredAndRetrieve(t *testing.T) {
 	if len(es.ByTag) != 1 || e == nil {
 		t.Fatalf("ensembles %v", es.ByTag)
 	}
-	if srv.storedCount(bob.tag) != 99 {
-		t.Fatalf("server stores %d after a retrieval", srv.storedCount(bob.tag))
+	if srv.storedCount(bob) != 99 {
+		t.Fatalf("server stores %d after a retrieval", srv.storedCount(bob))
 	}
 	if _, err := bob.dev.TakePrekeySecret(e.Message.ID); err != nil {
 		t.Fatalf("bob has no secret for the prekey message handed out: %v", err)
@@ -70,20 +70,20 @@ func TestPublishMoreThan255(t *testing.T) {
 		t.Skip("generates 300 prekey messages")
 	}
 	bob := newDevice(t, "bob@example.org/phone")
-	srv := newHonestServer(t, "bob@example.org")
+	srv := newHonestServer(t, testServer)
 	c := newTestClient(t, bob, srv, 10*time.Second)
 	n, err := c.Publish(context.Background(), 300, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 300 || srv.storedCount(bob.tag) != 300 || srv.publications != 2 {
-		t.Fatalf("published %d in %d publications; server stores %d", n, srv.publications, srv.storedCount(bob.tag))
+	if n != 300 || srv.storedCount(bob) != 300 || srv.publications != 2 {
+		t.Fatalf("published %d in %d publications; server stores %d", n, srv.publications, srv.storedCount(bob))
 	}
 }
 
 func TestMaintain(t *testing.T) {
 	bob := newDevice(t, "bob@example.org/phone")
-	srv := newHonestServer(t, "bob@example.org")
+	srv := newHonestServer(t, testServer)
 	now := time.Now()
 	clock := func() time.Time { return now }
 	c, err := New(Config{Account: bob.account, Identity: bob.id, InstanceTag: bob.tag, Device: bob.dev,
@@ -107,7 +107,7 @@ func TestMaintain(t *testing.T) {
 		t.Fatalf("first report %+v", rep)
 	}
 	cp, _, _, _ := bob.dev.Profiles()
-	if srv.stored[bob.tag].cp == nil || !bytes.Equal(srv.stored[bob.tag].cp.Marshal(), cp.Marshal()) {
+	if srv.device(bob).cp == nil || !bytes.Equal(srv.device(bob).cp.Marshal(), cp.Marshal()) {
 		t.Fatal("server does not hold the client profile")
 	}
 	// Second run: full; nothing to do.
@@ -116,13 +116,13 @@ func TestMaintain(t *testing.T) {
 		t.Fatalf("second report %+v, %v", rep, err)
 	}
 	// 25 are handed out: 5 left, below the threshold: refilled to 30.
-	srv.stored[bob.tag].msgs = srv.stored[bob.tag].msgs[25:]
+	srv.device(bob).msgs = srv.device(bob).msgs[25:]
 	rep, err = c.Maintain(ctx)
-	if err != nil || rep.Stored != 5 || rep.Published != 25 || srv.storedCount(bob.tag) != 30 {
-		t.Fatalf("refill report %+v, %v; server stores %d", rep, err, srv.storedCount(bob.tag))
+	if err != nil || rep.Stored != 5 || rep.Published != 25 || srv.storedCount(bob) != 30 {
+		t.Fatalf("refill report %+v, %v; server stores %d", rep, err, srv.storedCount(bob))
 	}
 	// 11 left: above the threshold, no refill.
-	srv.stored[bob.tag].msgs = srv.stored[bob.tag].msgs[19:]
+	srv.device(bob).msgs = srv.device(bob).msgs[19:]
 	rep, err = c.Maintain(ctx)
 	if err != nil || rep.Stored != 11 || rep.Published != 0 {
 		t.Fatalf("report %+v, %v", rep, err)
@@ -135,7 +135,7 @@ func TestMaintain(t *testing.T) {
 		t.Fatalf("renewal report %+v, %v", rep, err)
 	}
 	cp2, _, _, _ := bob.dev.Profiles()
-	if bytes.Equal(cp.Marshal(), cp2.Marshal()) || !bytes.Equal(srv.stored[bob.tag].cp.Marshal(), cp2.Marshal()) {
+	if bytes.Equal(cp.Marshal(), cp2.Marshal()) || !bytes.Equal(srv.device(bob).cp.Marshal(), cp2.Marshal()) {
 		t.Fatal("the renewed client profile was not published")
 	}
 	if !cp2.Expires.After(now.Add(6 * 24 * time.Hour)) {
@@ -195,10 +195,10 @@ func TestDAKEMisbehaviours(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv.sess = prekey.NewServerSession(prekey.ServerConfig{Key: other, Name: testServer}, srv.publisher)
+			srv.sess = prekey.NewServerSession(prekey.ServerConfig{Key: other, Name: testServer}, "bob@example.org")
 		}, status, []error{ErrServerKeyMismatch}},
 		{"DAKE-2 under another name", func(t *testing.T, srv *fakeServer) {
-			srv.sess = prekey.NewServerSession(prekey.ServerConfig{Key: srv.key, Name: "evil.example.org"}, srv.publisher)
+			srv.sess = prekey.NewServerSession(prekey.ServerConfig{Key: srv.key, Name: "evil.example.org"}, "bob@example.org")
 		}, status, []error{ErrServerKeyMismatch}},
 		{"garbage answers", func(t *testing.T, srv *fakeServer) {
 			srv.tamper = func([]byte) []string { return []string{"?OTRP|1|2|3,1,1,x,", "AAQ=", "not base64."} }
@@ -209,7 +209,7 @@ func TestDAKEMisbehaviours(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bob := newDevice(t, "bob@example.org/phone")
-			srv := newHonestServer(t, "bob@example.org")
+			srv := newHonestServer(t, testServer)
 			c := newTestClient(t, bob, srv, 300*time.Millisecond)
 			tc.setup(t, srv)
 			start := time.Now()
@@ -233,7 +233,7 @@ func TestDAKEMisbehaviours(t *testing.T) {
 // than the device ever published is not believed.
 func TestMaintainWrongCount(t *testing.T) {
 	bob := newDevice(t, "bob@example.org/phone")
-	srv := newHonestServer(t, "bob@example.org")
+	srv := newHonestServer(t, testServer)
 	srv.count = func(int) uint32 { return 500 }
 	c := newTestClient(t, bob, srv, 5*time.Second)
 	c.cfg.Target, c.cfg.Threshold = 20, 5
@@ -244,8 +244,8 @@ func TestMaintainWrongCount(t *testing.T) {
 	if len(rep.Warnings) != 1 || !errors.Is(rep.Warnings[0], ErrWrongCount) {
 		t.Fatalf("warnings %v", rep.Warnings)
 	}
-	if rep.Published != 20 || srv.storedCount(bob.tag) != 20 {
-		t.Fatalf("published %d; server stores %d", rep.Published, srv.storedCount(bob.tag))
+	if rep.Published != 20 || srv.storedCount(bob) != 20 {
+		t.Fatalf("published %d; server stores %d", rep.Published, srv.storedCount(bob))
 	}
 }
 
@@ -253,7 +253,7 @@ func TestMaintainWrongCount(t *testing.T) {
 // fingerprint is refused before any DAKE, until the user accepts it.
 func TestChangedKeyAfterPin(t *testing.T) {
 	bob := newDevice(t, "bob@example.org/phone")
-	srv := newHonestServer(t, "bob@example.org")
+	srv := newHonestServer(t, testServer)
 	c := newTestClient(t, bob, srv, 5*time.Second)
 	if _, err := c.StorageStatus(context.Background()); err != nil {
 		t.Fatal(err)
@@ -264,7 +264,7 @@ func TestChangedKeyAfterPin(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.key = key
-	srv.sess = prekey.NewServerSession(prekey.ServerConfig{Key: key, Name: testServer}, srv.publisher)
+	srv.sessions = map[string]*prekey.ServerSession{}
 	err = c.UseServer(Server{JID: srv.jid, Fingerprint: srv.fingerprint()})
 	var changed *FingerprintChangedError
 	if !errors.As(err, &changed) {

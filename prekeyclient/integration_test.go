@@ -1,0 +1,270 @@
+package prekeyclient
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"testing"
+	"time"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/component"
+	"mellium.im/xmpp/disco"
+	"mellium.im/xmpp/disco/items"
+	"mellium.im/xmpp/mux"
+	"mellium.im/xmpp/stanza"
+
+	"otrchat/internal/testbed"
+	"otrchat/otr4/prekey"
+)
+
+// integration tests run the client over a real XMPP server of the test
+// bed (Prosody by default; OTRCHAT_TEST_SERVER=ejabberd for ejabberd).
+
+const componentName = "prekeys.localhost"
+
+// serveSession runs s.Serve(h) until the test ends.
+func serveSession(t *testing.T, s *xmpp.Session, h xmpp.Handler) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.Serve(h); err != nil {
+			t.Logf("serve %s: %v", s.LocalAddr(), err)
+		}
+	}()
+	t.Cleanup(func() {
+		_ = s.SetCloseDeadline(time.Now().Add(2 * time.Second))
+		_ = s.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("serve %s did not end", s.LocalAddr())
+		}
+	})
+}
+
+// componentDouble serves f as an XEP-0114 component of bed: disco#info
+// (the prekey server's identity and features), disco#items (its
+// fingerprint item, or f's override) and the prekey traffic. It returns a
+// function that disconnects it.
+func componentDouble(t *testing.T, bed *testbed.Server, f *fakeServer, fingerprintItems func() []items.Item) func() {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sess, err := bed.DialComponent(ctx, f.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fingerprintItems == nil {
+		fingerprintItems = func() []items.Item {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			fp := f.key.Fingerprint()
+			return []items.Item{{JID: f.jid, Node: FingerprintNode, Name: hexUpper(fp[:])}}
+		}
+	}
+	onMessage := func(msg stanza.Message, r xmlstream.TokenReadEncoder) error {
+		var m bodyMessage
+		if err := xml.NewTokenDecoder(r).Decode(&m); err != nil {
+			return err
+		}
+		answers, err := f.receive(msg.From, m.Body)
+		if err != nil {
+			t.Logf("component: %v", err)
+		}
+		for _, b := range answers {
+			if err := r.Encode(bodyMessage{Message: stanza.Message{From: f.jid, To: msg.From, Type: stanza.ChatMessage}, Body: b}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	h := mux.New(component.NSAccept,
+		mux.IQFunc(stanza.GetIQ, xml.Name{Space: disco.NSInfo, Local: "query"}, func(iq stanza.IQ, r xmlstream.TokenReadEncoder, _ *xml.StartElement) error {
+			_, err := xmlstream.Copy(r, iq.Result(prekeyInfo("OTR Prekey Server").TokenReader()))
+			return err
+		}),
+		mux.IQFunc(stanza.GetIQ, xml.Name{Space: disco.NSItems, Local: "query"}, func(iq stanza.IQ, r xmlstream.TokenReadEncoder, _ *xml.StartElement) error {
+			var list []xml.TokenReader
+			for _, it := range fingerprintItems() {
+				list = append(list, it.TokenReader())
+			}
+			q := xmlstream.Wrap(xmlstream.MultiReader(list...), xml.StartElement{Name: xml.Name{Space: disco.NSItems, Local: "query"}})
+			_, err := xmlstream.Copy(r, iq.Result(q))
+			return err
+		}),
+		mux.MessageFunc(stanza.ChatMessage, xml.Name{Space: component.NSAccept, Local: "body"}, onMessage),
+		mux.MessageFunc(stanza.NormalMessage, xml.Name{Space: component.NSAccept, Local: "body"}, onMessage),
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = sess.Serve(h)
+	}()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = sess.SetCloseDeadline(time.Now().Add(2 * time.Second))
+		_ = sess.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("component did not stop")
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// bedDevice is a device logged in to the test bed, with its client.
+type bedDevice struct {
+	*device
+	sess   *xmpp.Session
+	client *Client
+}
+
+// login connects user/resource and starts a client on the session, with
+// pins (shared between the devices of a test when given).
+func login(t *testing.T, bed *testbed.Server, user, resource string, pins PinStore, timeout time.Duration) *bedDevice {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sess, err := bed.Dial(ctx, user, resource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDevice(t, sess.LocalAddr().String())
+	if pins == nil {
+		pins = NewMemoryPinStore()
+	}
+	c, err := New(Config{
+		Account: sess.LocalAddr(), Identity: d.id, InstanceTag: d.tag, Device: d.dev,
+		Transport: SessionTransport(sess), Discoverer: SessionDiscoverer(sess), Pins: pins,
+		Timeout: timeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveSession(t, sess, mux.New(stanza.NSClient, Handle(c, nil)))
+	return &bedDevice{device: d, sess: sess, client: c}
+}
+
+func startBed(t *testing.T, users ...string) *testbed.Server {
+	return testbed.Start(t, testbed.Options{
+		Accounts:   testbed.Users(users...),
+		Components: []testbed.Component{{Name: componentName}},
+	})
+}
+
+// TestIntegrationDouble runs the whole client against the component test
+// double over a real XMPP server: discovery, publication of 100 prekey
+// messages by one device and of more by two others, retrieval by another
+// account (one ensemble per device, storage down by one per device), the
+// "No Prekey Ensembles" path, and the refusal of a changed fingerprint.
+func TestIntegrationDouble(t *testing.T) {
+	bed := startBed(t, "alice", "bob", "carol")
+	srv := newHonestServer(t, componentName)
+	componentDouble(t, bed, srv, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	bobPins := NewMemoryPinStore()
+	var bobs []*bedDevice
+	for _, res := range []string{"phone", "laptop", "tablet"} {
+		b := login(t, bed, "bob", res, bobPins, 10*time.Second)
+		s, err := b.client.Connect(ctx)
+		if err != nil {
+			t.Fatalf("%s: Connect: %v", res, err)
+		}
+		if s.JID.String() != componentName {
+			t.Fatalf("discovered %s", s.JID)
+		}
+		bobs = append(bobs, b)
+	}
+	start := time.Now()
+	n, err := bobs[0].client.Publish(ctx, 100, true)
+	if err != nil || n != 100 {
+		t.Fatalf("Publish 100: %d, %v", n, err)
+	}
+	t.Logf("published 100 prekey messages over %s in %v", bed.Kind, time.Since(start))
+	for _, b := range bobs[1:] {
+		if n, err := b.client.Publish(ctx, 2, true); err != nil || n != 2 {
+			t.Fatalf("Publish 2: %d, %v", n, err)
+		}
+	}
+	counts := func() []int {
+		var out []int
+		for _, b := range bobs {
+			n, err := b.client.StorageStatus(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+	before := counts()
+	if before[0] != 100 || before[1] != 2 || before[2] != 2 {
+		t.Fatalf("stored %v", before)
+	}
+
+	alice := login(t, bed, "alice", "desk", nil, 10*time.Second)
+	if _, err := alice.client.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	es, err := alice.client.Retrieve(ctx, bed.JID("bob", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es.ByTag) != 3 || len(es.Warnings) != 0 {
+		t.Fatalf("%d ensembles, warnings %v", len(es.ByTag), es.Warnings)
+	}
+	for _, b := range bobs {
+		if es.ByTag[b.tag] == nil {
+			t.Fatalf("no ensemble for bob's device %v", b.tag)
+		}
+	}
+	after := counts()
+	for i := range bobs {
+		if after[i] != before[i]-1 {
+			t.Fatalf("stored %v after a retrieval, before %v", after, before)
+		}
+	}
+
+	// Carol publishes one prekey message: the second retrieval finds none.
+	carol := login(t, bed, "carol", "x", nil, 10*time.Second)
+	if _, err := carol.client.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.client.Publish(ctx, 1, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.client.Retrieve(ctx, bed.JID("carol", "")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.client.Retrieve(ctx, bed.JID("carol", ""))
+	var none *NoEnsemblesError
+	if !errors.As(err, &none) || none.Identity != bed.JID("carol", "").String() {
+		t.Fatalf("exhausted storage: err = %v", err)
+	}
+
+	// The server's key changes: bob's devices refuse it.
+	key := newHonestServer(t, componentName).key
+	srv.mu.Lock()
+	srv.key, srv.sessions = key, map[string]*prekey.ServerSession{}
+	srv.mu.Unlock()
+	_, err = bobs[0].client.Connect(ctx)
+	var changed *FingerprintChangedError
+	if !errors.As(err, &changed) {
+		t.Fatalf("Connect after a key change: %v", err)
+	}
+	fp := key.Fingerprint()
+	if string(changed.Offered) != string(fp[:]) {
+		t.Fatalf("error offers %x", changed.Offered)
+	}
+}
