@@ -42,6 +42,11 @@ type PublishRequest struct {
 	PrekeyProfileSecret *otr4.SharedPrekeySecret
 	PrekeyMessages      []*otr4.PrekeyMessage
 	PrekeySecrets       []*otr4.PrekeySecret
+
+	// SkipChecks skips the local checks that the published values belong
+	// to this device (instance tags, identity), so that a test double can
+	// send what a misbehaving client would. Never set it otherwise.
+	SkipChecks bool
 }
 
 // StorageRequest asks how many prekey messages the server stores for this
@@ -162,6 +167,9 @@ func mustPoint(b []byte) *curve.Point {
 
 func (r *PublishRequest) check(cp *otr4.ClientProfile) error {
 	tag := cp.InstanceTag
+	if r.SkipChecks {
+		tag = 0
+	}
 	if r.ClientProfile == nil && r.PrekeyProfile == nil && len(r.PrekeyMessages) == 0 {
 		return fmt.Errorf("%w: nothing to publish", ErrBadRequest)
 	}
@@ -172,18 +180,18 @@ func (r *PublishRequest) check(cp *otr4.ClientProfile) error {
 		return fmt.Errorf("%w: %d secrets for %d prekey messages", ErrBadRequest, len(r.PrekeySecrets), len(r.PrekeyMessages))
 	}
 	for i, m := range r.PrekeyMessages {
-		if m.InstanceTag != tag {
+		if tag != 0 && m.InstanceTag != tag {
 			return fmt.Errorf("%w: prekey message %d has instance tag %v, not %v", ErrBadRequest, i+1, m.InstanceTag, tag)
 		}
 		if r.PrekeySecrets[i] == nil || r.PrekeySecrets[i].ID != m.ID {
 			return fmt.Errorf("%w: secret %d does not belong to prekey message %d", ErrBadRequest, i+1, i+1)
 		}
 	}
-	if r.ClientProfile != nil && r.ClientProfile.InstanceTag != tag {
+	if tag != 0 && r.ClientProfile != nil && r.ClientProfile.InstanceTag != tag {
 		return fmt.Errorf("%w: client profile has instance tag %v, not %v", ErrBadRequest, r.ClientProfile.InstanceTag, tag)
 	}
 	if r.PrekeyProfile != nil {
-		if r.PrekeyProfile.InstanceTag != tag {
+		if tag != 0 && r.PrekeyProfile.InstanceTag != tag {
 			return fmt.Errorf("%w: prekey profile has instance tag %v, not %v", ErrBadRequest, r.PrekeyProfile.InstanceTag, tag)
 		}
 		if r.PrekeyProfileSecret == nil {

@@ -1,0 +1,347 @@
+package prekeyserver
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"otrchat/otr4"
+	"otrchat/otr4/prekey"
+)
+
+// dbFile is the name of the storage in DataDir.
+const dbFile = "prekeys.db"
+
+// Server is the prekey server's logic: DAKEs with publishers, verified
+// storage and retrieval. It is transport-agnostic (Handle takes and returns
+// message bodies); Serve connects it to XMPP. It is safe for concurrent use.
+type Server struct {
+	cfg    Config
+	limits Limits
+	log    *slog.Logger
+	key    *prekey.ServerKey
+	store  *store
+
+	mu         sync.Mutex
+	sessions   map[string]*session // by full JID
+	assemblers map[string]*assembler
+	limiter    *limiter
+	lastPrune  time.Time
+}
+
+type session struct {
+	s    *prekey.ServerSession
+	last time.Time
+}
+
+type assembler struct {
+	a    *prekey.Assembler
+	last time.Time
+}
+
+// New opens (or creates) the server's storage and long-term key in
+// cfg.DataDir.
+func New(cfg Config) (*Server, error) {
+	if _, err := jid.Parse(cfg.Name); err != nil || strings.ContainsAny(cfg.Name, "@/") {
+		return nil, fmt.Errorf("prekeyserver: component name %q is not a domain JID", cfg.Name)
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("prekeyserver: no data directory")
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("prekeyserver: %w", err)
+	}
+	key, created, err := loadOrCreateKey(cfg.DataDir, cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	limits := cfg.Limits.withDefaults()
+	st, err := openStore(filepath.Join(cfg.DataDir, dbFile), limits)
+	if err != nil {
+		return nil, err
+	}
+	fp := prekey.FingerprintHex(key.Fingerprint())
+	if created {
+		log.Info("created a new long-term key", "fingerprint", fp)
+	}
+	log.Info("prekey server ready", "name", cfg.Name, "fingerprint", fp, "data", cfg.DataDir)
+	return &Server{
+		cfg: cfg, limits: limits, log: log, key: key, store: st,
+		sessions:   map[string]*session{},
+		assemblers: map[string]*assembler{},
+		limiter:    newLimiter(limits.RetrievalBurst, limits.RetrievalInterval),
+	}, nil
+}
+
+// Fingerprint returns the fingerprint of the server's long-term key.
+func (s *Server) Fingerprint() otr4.Fingerprint { return s.key.Fingerprint() }
+
+// Name returns the server's JID.
+func (s *Server) Name() string { return s.cfg.Name }
+
+// Close closes the storage and erases the key from memory.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.sessions {
+		e.s.Close()
+	}
+	s.sessions = map[string]*session{}
+	s.key.Wipe()
+	return s.store.close()
+}
+
+// Stored returns the number of prekey messages stored for a device, for
+// operators and tests.
+func (s *Server) Stored(bare string, tag otr4.InstanceTag) (int, error) {
+	return s.store.count(bare, tag)
+}
+
+// Handle processes one message body received from the full JID from and
+// returns the bodies to send back to it (usually one; several fragments
+// when FragmentSize is set; none when the spec says to stay silent).
+func (s *Server) Handle(from jid.JID, body string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Now()
+	s.prune(now)
+	full := from.String()
+	log := s.log.With("from", full)
+	if len(body) > s.limits.MaxBodyBytes {
+		log.Warn("refused an oversized message", "bytes", len(body), "limit", s.limits.MaxBodyBytes)
+		return s.send(s.abort(full, 0))
+	}
+	if prekey.IsFragment(body) {
+		a := s.assemblers[full]
+		if a == nil {
+			a = &assembler{a: prekey.NewAssembler(0, s.limits.MaxBodyBytes)}
+			s.assemblers[full] = a
+		}
+		a.last = now
+		msg, done, err := a.a.Add(body, now)
+		if err != nil {
+			log.Warn("dropped a fragment", "err", err)
+			return nil
+		}
+		if !done {
+			return nil
+		}
+		if a.a.Pending() == 0 {
+			delete(s.assemblers, full)
+		}
+		body = msg
+	}
+	b, err := prekey.Decode(body)
+	if err != nil {
+		log.Warn("refused a message that is not a prekey server message", "err", err)
+		return s.send(s.abort(full, 0))
+	}
+	t, err := prekey.PeekType(b)
+	if err != nil {
+		log.Warn("refused a message", "err", err)
+		return s.send(s.abort(full, peekTag(b)))
+	}
+	log.Debug("received", "type", t, "bytes", len(b))
+	switch t {
+	case prekey.TypeDAKE1:
+		return s.send(s.handleDAKE1(log, from, b, now))
+	case prekey.TypeDAKE3:
+		return s.send(s.handleDAKE3(log, from, b))
+	case prekey.TypeEnsembleQuery:
+		return s.send(s.handleQuery(log, from, b, now))
+	}
+	log.Warn("refused an unexpected message", "type", t)
+	return s.send(s.abort(full, peekTag(b)))
+}
+
+// abort ends the DAKE of full, if any, and returns a Failure: MAC'd with
+// the DAKE's key when there is one, unauthenticated otherwise.
+func (s *Server) abort(full string, tag otr4.InstanceTag) []byte {
+	if e := s.sessions[full]; e != nil {
+		delete(s.sessions, full)
+		f := e.s.Failure()
+		e.s.Close()
+		return f
+	}
+	return prekey.UnauthenticatedFailure(tag)
+}
+
+func (s *Server) send(msg []byte) []string {
+	if msg == nil {
+		return nil
+	}
+	enc := prekey.Encode(msg)
+	if s.limits.FragmentSize <= 0 || len(enc) <= s.limits.FragmentSize {
+		return []string{enc}
+	}
+	var to otr4.InstanceTag
+	if len(msg) >= 7 {
+		to = otr4.InstanceTag(binary.BigEndian.Uint32(msg[3:7]))
+	}
+	frags, err := prekey.Fragment(s.cfg.Rand, enc, s.limits.FragmentSize, 0, to)
+	if err != nil {
+		s.log.Error("cannot fragment a reply; sending it whole", "err", err)
+		return []string{enc}
+	}
+	return frags
+}
+
+// peekTag reads the instance tag after the header of a message, if it
+// looks like one.
+func peekTag(b []byte) otr4.InstanceTag {
+	if len(b) < 7 {
+		return 0
+	}
+	if t := otr4.InstanceTag(binary.BigEndian.Uint32(b[3:7])); t.Valid() {
+		return t
+	}
+	return 0
+}
+
+func (s *Server) handleDAKE1(log *slog.Logger, from jid.JID, b []byte, now time.Time) []byte {
+	full := from.String()
+	e := s.sessions[full]
+	if e == nil {
+		if len(s.sessions) >= s.limits.MaxSessions {
+			s.evictOldest()
+		}
+		e = &session{s: prekey.NewServerSession(prekey.ServerConfig{
+			Key: s.key, Name: s.cfg.Name, Rand: s.cfg.Rand, Now: s.cfg.Now,
+		}, from.Bare().String())}
+	}
+	d2, err := e.s.HandleDAKE1(b)
+	if err != nil {
+		log.Warn("refused DAKE-1", "err", err)
+		if s.sessions[full] == nil {
+			return prekey.UnauthenticatedFailure(peekTag(b))
+		}
+		return s.abort(full, peekTag(b))
+	}
+	e.last = now
+	s.sessions[full] = e
+	log.Debug("sent DAKE-2", "tag", peekTag(b))
+	return d2
+}
+
+func (s *Server) handleDAKE3(log *slog.Logger, from jid.JID, b []byte) []byte {
+	full, bare := from.String(), from.Bare().String()
+	e := s.sessions[full]
+	if e == nil {
+		log.Warn("refused DAKE-3 outside a DAKE")
+		return prekey.UnauthenticatedFailure(peekTag(b))
+	}
+	// Whatever happens, this DAKE is over.
+	delete(s.sessions, full)
+	defer e.s.Close()
+	req, err := e.s.HandleDAKE3(b)
+	if err != nil {
+		log.Warn("refused DAKE-3", "err", err)
+		return e.s.Failure()
+	}
+	log = log.With("tag", req.InstanceTag)
+	if req.Publication == nil {
+		n, err := s.store.count(bare, req.InstanceTag)
+		if err != nil {
+			log.Error("storage", "err", err)
+			return e.s.Failure()
+		}
+		log.Info("storage status", "stored", n)
+		return e.s.StorageStatus(uint32(n))
+	}
+	p := req.Publication
+	n, err := s.store.publish(bare, req.InstanceTag, p)
+	if err != nil {
+		log.Warn("publication not stored", "err", err)
+		return e.s.Failure()
+	}
+	log.Info("publication stored", "prekey_messages", len(p.PrekeyMessages),
+		"client_profile", p.ClientProfile != nil, "prekey_profile", p.PrekeyProfile != nil, "stored", n)
+	return e.s.Success()
+}
+
+func (s *Server) handleQuery(log *slog.Logger, from jid.JID, b []byte, now time.Time) []byte {
+	q, err := prekey.ParseEnsembleQuery(b)
+	if err != nil {
+		log.Warn("refused a query", "err", err)
+		return prekey.UnauthenticatedFailure(peekTag(b))
+	}
+	none := &prekey.NoEnsembles{ReceiverTag: q.SenderTag, Identity: q.Identity, Text: prekey.NoEnsemblesText}
+	if !s.limiter.allow(from.Bare().String(), now) {
+		log.Warn("retrieval rate limit", "identity", q.Identity)
+		none.Text = RateLimitedText
+		return none.Marshal()
+	}
+	target, err := jid.Parse(q.Identity)
+	if err != nil || !strings.Contains(q.Versions, "4") {
+		log.Info("no ensembles for an invalid identity or versions", "identity", q.Identity, "versions", q.Versions)
+		return none.Marshal()
+	}
+	ens, err := s.store.take(target.Bare().String(), now)
+	if err != nil {
+		log.Error("storage", "err", err)
+		return none.Marshal()
+	}
+	if len(ens) == 0 {
+		log.Info("no ensembles", "identity", q.Identity)
+		return none.Marshal()
+	}
+	log.Info("handed out ensembles", "identity", q.Identity, "ensembles", len(ens))
+	return (&prekey.EnsembleRetrieval{ReceiverTag: q.SenderTag, Identity: q.Identity, Ensembles: ens}).Marshal()
+}
+
+// RateLimitedText is the human-readable part of the No Prekey Ensembles
+// message sent to a requester over its retrieval rate limit.
+const RateLimitedText = "Too many requests for Prekey Ensembles; try again later"
+
+// prune forgets DAKEs and partial fragments older than SessionTimeout, at
+// most once every few seconds.
+func (s *Server) prune(now time.Time) {
+	if now.Sub(s.lastPrune) < 5*time.Second {
+		return
+	}
+	s.lastPrune = now
+	for k, e := range s.sessions {
+		if now.Sub(e.last) > s.limits.SessionTimeout {
+			e.s.Close()
+			delete(s.sessions, k)
+		}
+	}
+	for k, a := range s.assemblers {
+		if now.Sub(a.last) > s.limits.SessionTimeout {
+			delete(s.assemblers, k)
+		}
+	}
+}
+
+func (s *Server) evictOldest() {
+	var oldest string
+	var t time.Time
+	for k, e := range s.sessions {
+		if oldest == "" || e.last.Before(t) {
+			oldest, t = k, e.last
+		}
+	}
+	if e := s.sessions[oldest]; e != nil {
+		e.s.Close()
+		delete(s.sessions, oldest)
+	}
+}

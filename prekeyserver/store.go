@@ -1,0 +1,215 @@
+package prekeyserver
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"otrchat/otr4"
+	"otrchat/otr4/prekey"
+)
+
+// Storage layout (bbolt):
+//
+//	users/<bare JID>/<instance tag, 4 bytes BE>/
+//	    "client"   -> CLIENT-PROF
+//	    "prekey"   -> PREKEY-PROF
+//	    "messages"/<prekey message ID, 4 bytes BE> -> prekey message
+//
+// Everything for one device sits under its instance tag, so devices of an
+// account publish and are drained independently.
+var (
+	bucketUsers    = []byte("users")
+	bucketMessages = []byte("messages")
+	keyClient      = []byte("client")
+	keyPrekey      = []byte("prekey")
+)
+
+// Storage errors.
+var (
+	// ErrStorageFull: accepting a publication would exceed a storage limit.
+	ErrStorageFull = errors.New("prekeyserver: storage limit reached")
+	// ErrNoProfile: prekey messages or a prekey profile arrived for a
+	// device whose client profile the server does not have.
+	ErrNoProfile = errors.New("prekeyserver: no client profile stored for this device")
+)
+
+// store is the server's persistent storage.
+type store struct {
+	db     *bolt.DB
+	limits Limits
+}
+
+func openStore(path string, limits Limits) (*store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("prekeyserver: opening storage %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketUsers)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("prekeyserver: initialising storage: %w", err)
+	}
+	return &store{db: db, limits: limits}, nil
+}
+
+func (s *store) close() error { return s.db.Close() }
+
+func tagKey(t otr4.InstanceTag) []byte { return binary.BigEndian.AppendUint32(nil, uint32(t)) }
+
+// publish stores a verified publication for the device (bare, tag) in one
+// transaction: all of it or, on error, nothing.
+func (s *store) publish(bare string, tag otr4.InstanceTag, p *prekey.Publication) (stored int, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		users := tx.Bucket(bucketUsers)
+		user := users.Bucket([]byte(bare))
+		if user == nil {
+			var err error
+			if user, err = users.CreateBucket([]byte(bare)); err != nil {
+				return err
+			}
+		}
+		dev := user.Bucket(tagKey(tag))
+		if dev == nil {
+			if countBuckets(user) >= s.limits.MaxDevicesPerAccount {
+				return fmt.Errorf("%w: %d devices for %s", ErrStorageFull, s.limits.MaxDevicesPerAccount, bare)
+			}
+			var err error
+			if dev, err = user.CreateBucket(tagKey(tag)); err != nil {
+				return err
+			}
+		}
+		if p.ClientProfile != nil {
+			if err := dev.Put(keyClient, p.ClientProfile.Marshal()); err != nil {
+				return err
+			}
+		} else if dev.Get(keyClient) == nil {
+			return ErrNoProfile
+		}
+		if p.PrekeyProfile != nil {
+			if err := dev.Put(keyPrekey, p.PrekeyProfile.Marshal()); err != nil {
+				return err
+			}
+		}
+		msgs, err := dev.CreateBucketIfNotExists(bucketMessages)
+		if err != nil {
+			return err
+		}
+		have := countKeys(msgs)
+		for _, m := range p.PrekeyMessages {
+			k := binary.BigEndian.AppendUint32(nil, m.ID)
+			if msgs.Get(k) != nil {
+				continue // "Discard any invalid or duplicated values."
+			}
+			if have >= s.limits.MaxStoredPerDevice {
+				return fmt.Errorf("%w: %d prekey messages for one device", ErrStorageFull, s.limits.MaxStoredPerDevice)
+			}
+			if err := msgs.Put(k, m.Marshal()); err != nil {
+				return err
+			}
+			have++
+		}
+		stored = have
+		return nil
+	})
+	return stored, err
+}
+
+// count returns the number of prekey messages stored for a device.
+func (s *store) count(bare string, tag otr4.InstanceTag) (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		user := tx.Bucket(bucketUsers).Bucket([]byte(bare))
+		if user == nil {
+			return nil
+		}
+		dev := user.Bucket(tagKey(tag))
+		if dev == nil {
+			return nil
+		}
+		if msgs := dev.Bucket(bucketMessages); msgs != nil {
+			n = countKeys(msgs)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// take selects one ensemble per device of bare whose profiles are valid at
+// now and that has a prekey message left, deletes the prekey messages it
+// hands out, and returns the ensembles. Devices without a complete, valid
+// ensemble are skipped and keep their prekey messages.
+func (s *store) take(bare string, now time.Time) ([]*otr4.PrekeyEnsemble, error) {
+	var out []*otr4.PrekeyEnsemble
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		out = nil
+		user := tx.Bucket(bucketUsers).Bucket([]byte(bare))
+		if user == nil {
+			return nil
+		}
+		return user.ForEachBucket(func(k []byte) error {
+			dev := user.Bucket(k)
+			e, del, err := ensembleOf(dev, now)
+			if err != nil || e == nil {
+				return err
+			}
+			if err := dev.Bucket(bucketMessages).Delete(del); err != nil {
+				return err
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// ensembleOf builds a device's ensemble from its first prekey message, or
+// returns nil if the device has none or invalid profiles.
+func ensembleOf(dev *bolt.Bucket, now time.Time) (*otr4.PrekeyEnsemble, []byte, error) {
+	msgs := dev.Bucket(bucketMessages)
+	cb, pb := dev.Get(keyClient), dev.Get(keyPrekey)
+	if msgs == nil || cb == nil || pb == nil {
+		return nil, nil, nil
+	}
+	k, v := msgs.Cursor().First()
+	if k == nil {
+		return nil, nil, nil
+	}
+	cp, _, err := otr4.ParseClientProfile(cb)
+	if err != nil {
+		return nil, nil, nil
+	}
+	pp, _, err := otr4.ParsePrekeyProfile(pb)
+	if err != nil {
+		return nil, nil, nil
+	}
+	pm, _, err := otr4.ParsePrekeyMessage(v)
+	if err != nil {
+		return nil, nil, nil
+	}
+	e := &otr4.PrekeyEnsemble{Client: cp, Prekey: pp, Message: pm}
+	if e.Validate(now) != nil {
+		return nil, nil, nil // expired profiles: nothing to hand out
+	}
+	return e, append([]byte(nil), k...), nil
+}
+
+func countKeys(b *bolt.Bucket) int {
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+func countBuckets(b *bolt.Bucket) int {
+	n := 0
+	_ = b.ForEachBucket(func([]byte) error { n++; return nil })
+	return n
+}

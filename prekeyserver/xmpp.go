@@ -1,0 +1,199 @@
+package prekeyserver
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"net"
+	"time"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/component"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+
+	"otrchat/otr4/prekey"
+)
+
+// Service discovery namespaces (XEP-0030).
+const (
+	NSDiscoInfo  = "http://jabber.org/protocol/disco#info"
+	NSDiscoItems = "http://jabber.org/protocol/disco#items"
+)
+
+// DiscoName is the name in the server's disco identity.
+const DiscoName = "OTR Prekey Server"
+
+// Connect dials the XMPP server's component port at addr (within ctx and
+// a 30 s bound) and completes the XEP-0114 handshake as s.Name().
+func (s *Server) Connect(ctx context.Context, addr, secret string) (*xmpp.Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	name, err := jid.Parse(s.cfg.Name)
+	if err != nil {
+		return nil, fmt.Errorf("prekeyserver: %w", err)
+	}
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("prekeyserver: connecting to %s: %w", addr, err)
+	}
+	sess, err := component.NewSession(ctx, name, []byte(secret), conn)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("prekeyserver: component handshake with %s: %w", addr, err)
+	}
+	s.log.Info("connected as a component", "addr", addr, "name", s.cfg.Name)
+	return sess, nil
+}
+
+// Run connects and serves until ctx ends or the connection is lost.
+func (s *Server) Run(ctx context.Context, addr, secret string) error {
+	sess, err := s.Connect(ctx, addr, secret)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = sess.SetCloseDeadline(time.Now().Add(5 * time.Second))
+			_ = sess.Close()
+		case <-done:
+		}
+	}()
+	err = s.Serve(sess)
+	close(done)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// Serve answers disco queries and prekey server messages on an
+// established component session until it ends.
+func (s *Server) Serve(sess *xmpp.Session) error {
+	err := sess.Serve(xmpp.HandlerFunc(func(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+		switch start.Name.Local {
+		case "message":
+			return s.handleMessage(t, start)
+		case "iq":
+			return s.handleIQ(t, start)
+		}
+		return nil
+	}))
+	if err != nil {
+		return fmt.Errorf("prekeyserver: serving: %w", err)
+	}
+	return nil
+}
+
+type messageStanza struct {
+	stanza.Message
+	Body string `xml:"body,omitempty"`
+}
+
+func (s *Server) handleMessage(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	var m messageStanza
+	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t))
+	if err := d.Decode(&m); err != nil {
+		s.log.Warn("undecodable message stanza", "err", err)
+		return nil
+	}
+	// Never answer errors (no loops) or bodiless messages (chat states,
+	// receipts).
+	if m.Type == stanza.ErrorMessage || m.Body == "" {
+		return nil
+	}
+	typ := stanza.NormalMessage
+	if m.Type == stanza.ChatMessage {
+		typ = stanza.ChatMessage
+	}
+	me := jid.MustParse(s.cfg.Name)
+	for _, body := range s.Handle(m.From, m.Body) {
+		reply := messageStanza{Message: stanza.Message{From: me, To: m.From, Type: typ}, Body: body}
+		if err := t.Encode(reply); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type iqQuery struct {
+	stanza.IQ
+	Query struct {
+		XMLName xml.Name
+		Node    string `xml:"node,attr"`
+	} `xml:",any"`
+}
+
+type discoIdentity struct {
+	XMLName  xml.Name `xml:"identity"`
+	Category string   `xml:"category,attr"`
+	Type     string   `xml:"type,attr"`
+	Name     string   `xml:"name,attr"`
+}
+
+type discoFeature struct {
+	XMLName xml.Name `xml:"feature"`
+	Var     string   `xml:"var,attr"`
+}
+
+type discoInfo struct {
+	stanza.IQ
+	Query struct {
+		XMLName    xml.Name `xml:"http://jabber.org/protocol/disco#info query"`
+		Node       string   `xml:"node,attr,omitempty"`
+		Identities []discoIdentity
+		Features   []discoFeature
+	}
+}
+
+type discoItem struct {
+	XMLName xml.Name `xml:"item"`
+	JID     string   `xml:"jid,attr"`
+	Node    string   `xml:"node,attr,omitempty"`
+	Name    string   `xml:"name,attr,omitempty"`
+}
+
+type discoItems struct {
+	stanza.IQ
+	Query struct {
+		XMLName xml.Name `xml:"http://jabber.org/protocol/disco#items query"`
+		Node    string   `xml:"node,attr,omitempty"`
+		Items   []discoItem
+	}
+}
+
+// handleIQ answers disco#info and disco#items as the spec's XMPP section
+// shows; other IQs get service-unavailable from Serve.
+func (s *Server) handleIQ(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	var iq iqQuery
+	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t))
+	if err := d.Decode(&iq); err != nil {
+		s.log.Warn("undecodable iq", "err", err)
+		return nil
+	}
+	if iq.Type != stanza.GetIQ {
+		return nil
+	}
+	head := stanza.IQ{ID: iq.ID, From: jid.MustParse(s.cfg.Name), To: iq.From, Type: stanza.ResultIQ}
+	switch iq.Query.XMLName {
+	case xml.Name{Space: NSDiscoInfo, Local: "query"}:
+		s.log.Debug("disco#info", "from", iq.From.String())
+		r := discoInfo{IQ: head}
+		r.Query.Node = iq.Query.Node
+		r.Query.Identities = []discoIdentity{{Category: prekey.IdentityCategory, Type: prekey.IdentityType, Name: DiscoName}}
+		r.Query.Features = []discoFeature{{Var: NSDiscoInfo}, {Var: NSDiscoItems}, {Var: prekey.NSFeature}}
+		return t.Encode(r)
+	case xml.Name{Space: NSDiscoItems, Local: "query"}:
+		s.log.Debug("disco#items", "from", iq.From.String())
+		r := discoItems{IQ: head}
+		r.Query.Node = iq.Query.Node
+		if iq.Query.Node == "" || iq.Query.Node == prekey.FingerprintNode {
+			r.Query.Items = []discoItem{{JID: s.cfg.Name, Node: prekey.FingerprintNode, Name: prekey.FingerprintHex(s.key.Fingerprint())}}
+		}
+		return t.Encode(r)
+	}
+	return nil
+}
