@@ -356,3 +356,26 @@ func TestRacingAnnounce(t *testing.T) {
 		return ok, fmt.Sprint(l, err)
 	})
 }
+
+// TestAccessModel: the list is published with access model "presence":
+// a contact reads it, a stranger is refused.
+func TestAccessModel(t *testing.T) {
+	kind := testbed.KindFromEnv()
+	srv := testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users("alice", "bob", "carol")})
+	alice := srv.JID("alice", "")
+	a1 := startDev(t, srv, "alice", "a1", tagOf(1, 1))
+	b1 := startDev(t, srv, "bob", "b1", tagOf(2, 1))
+	c1 := startDev(t, srv, "carol", "c1", tagOf(3, 1))
+	befriend(t, a1, b1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	waitUntil(t, 10*time.Second, "bob reads alice's list", func() (bool, string) {
+		l, err := b1.m.Fetch(ctx, alice)
+		return err == nil && l.Contains(a1.tag), fmt.Sprint(l, err)
+	})
+	l, err := c1.m.Fetch(ctx, alice)
+	if err == nil {
+		t.Fatalf("a stranger read alice's list: %v", l)
+	}
+	t.Logf("stranger: %v", err)
+}

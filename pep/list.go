@@ -119,7 +119,7 @@ func (l List) validate(limit int) error {
 }
 
 type wireDevice struct {
-	XMLName xml.Name `xml:"urn:otrchat:otrv4:0 device"`
+	XMLName xml.Name `xml:"device"`
 	Tag     string   `xml:"tag,attr"`
 	Label   string   `xml:"label,attr,omitempty"`
 }

@@ -309,7 +309,17 @@ func (m *Manager) Fetch(ctx context.Context, account jid.JID) (List, error) {
 	return slices.Clone(list), err
 }
 
+// reqCtx bounds ctx by Options.RequestTimeout when it has no deadline.
+func (m *Manager) reqCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, m.opts.RequestTimeout)
+}
+
 func (m *Manager) fetch(ctx context.Context, account jid.JID, limit int) (List, error) {
+	ctx, cancel := m.reqCtx(ctx)
+	defer cancel()
 	sess, err := m.c.Session()
 	if err != nil {
 		return nil, err
@@ -384,6 +394,8 @@ func (m *Manager) Publish(ctx context.Context, list List) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := m.reqCtx(ctx)
+	defer cancel()
 	return publish(ctx, sess, list)
 }
 

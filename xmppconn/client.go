@@ -128,6 +128,8 @@ func (c *Client) AddFeature(ctx context.Context, feature string) error {
 	online := c.state == StateOnline
 	c.mu.Unlock()
 	if online {
+		ctx, cancel := c.reqCtx(ctx)
+		defer cancel()
 		return c.sendPresence(ctx, sess)
 	}
 	return nil

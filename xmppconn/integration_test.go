@@ -435,3 +435,55 @@ func TestSubscriptionAndPresence(t *testing.T) {
 		})
 	})
 }
+
+// TestCarbonsAndHints: plaintext is carbon-copied to the account's other
+// device; an OTR message (with <private/>) is not; an OTR message for an
+// online device (no-permanent-store) stays out of the archive while one for
+// an offline device (<store/>) is archived.
+func TestCarbonsAndHints(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind testbed.Kind) {
+		srv := startServer(t, kind, "alice", "bob")
+		const laptop, phone = 0x1aaa0001, 0x1aaa0002
+		a1 := startDevice(t, config(srv, "alice", laptop))
+		a2 := startDevice(t, config(srv, "alice", phone))
+		b := startDevice(t, config(srv, "bob", 0x2bbb0001))
+		bob := srv.JID("bob", "")
+		// Make sure the archive has a position for a1 to restart from.
+		send(t, b, srv.JID("alice", ""), "position", xmppconn.SendOptions{})
+		a1.rec.waitFor(t, 10*time.Second, "a1: first message", hasBody("position"))
+		pos := a1.c.ArchivePosition()
+
+		send(t, b, a1.c.LocalAddr(), "plain to laptop", xmppconn.SendOptions{})
+		send(t, b, a1.c.LocalAddr(), "?OTR:AAQD-online.", xmppconn.SendOptions{OTR: true, ToDevice: laptop})
+		send(t, b, srv.JID("alice", ""), "?OTR:AAQD-stored.", xmppconn.SendOptions{OTR: true, ToDevice: laptop, Store: true})
+		send(t, a1, bob, "plain from laptop", xmppconn.SendOptions{})
+		send(t, b, a2.c.LocalAddr(), "fence", xmppconn.SendOptions{})
+		a1.rec.waitFor(t, 10*time.Second, "a1: stored OTR message", hasBody("?OTR:AAQD-stored."))
+		a2.rec.waitFor(t, 10*time.Second, "a2: fence", hasBody("fence"))
+		carbons := map[string]xmppconn.CarbonKind{}
+		for _, m := range a2.rec.messages() {
+			if m.Carbon != xmppconn.NotCarbon {
+				carbons[m.Body] = m.Carbon
+			}
+			if m.OTR {
+				t.Errorf("a2 got OTR message %q (carbon %v)", m.Body, m.Carbon)
+			}
+		}
+		if carbons["plain to laptop"] != xmppconn.CarbonReceived || carbons["plain from laptop"] != xmppconn.CarbonSent {
+			t.Fatalf("a2 carbons: %v", carbons)
+		}
+
+		// A fresh run of the laptop from the old position replays the archive.
+		a1.stop(t)
+		cfg := config(srv, "alice", laptop)
+		cfg.ArchiveAfter = pos
+		again := startDevice(t, cfg)
+		again.rec.waitFor(t, 10*time.Second, "archived stored message", hasBody("?OTR:AAQD-stored."))
+		time.Sleep(300 * time.Millisecond)
+		for _, m := range again.rec.messages() {
+			if m.Body == "?OTR:AAQD-online." {
+				t.Fatalf("OTR message with no-permanent-store came from the archive: %+v", m)
+			}
+		}
+	})
+}

@@ -138,10 +138,23 @@ func (c *Client) SetPresence(ctx context.Context, show Show, status string) erro
 	if err != nil {
 		return nil // sent on the next connection
 	}
+	ctx, cancel := c.reqCtx(ctx)
+	defer cancel()
 	return c.sendPresence(ctx, sess)
 }
 
+// reqCtx bounds ctx by Config.RequestTimeout when it has no deadline, so
+// that every network wait has one.
+func (c *Client) reqCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, c.cfg.RequestTimeout)
+}
+
 func (c *Client) sendSubscription(ctx context.Context, to jid.JID, typ string) error {
+	ctx, cancel := c.reqCtx(ctx)
+	defer cancel()
 	sess, err := c.Session()
 	if err != nil {
 		return err
@@ -163,6 +176,8 @@ type rosterQuery struct {
 // pending request (RosterItem.Ask); the contact's approval arrives as a
 // SubscriptionEvent of type Subscribed and a push with subscription "to".
 func (c *Client) AddContact(ctx context.Context, contact jid.JID, name string) error {
+	ctx, cancel := c.reqCtx(ctx)
+	defer cancel()
 	sess, err := c.Session()
 	if err != nil {
 		return err
@@ -192,6 +207,8 @@ func (c *Client) DenySubscription(ctx context.Context, contact jid.JID) error {
 // RemoveContact removes a contact from the roster, cancelling both
 // subscriptions (RFC 6121 §2.5).
 func (c *Client) RemoveContact(ctx context.Context, contact jid.JID) error {
+	ctx, cancel := c.reqCtx(ctx)
+	defer cancel()
 	sess, err := c.Session()
 	if err != nil {
 		return err

@@ -1,0 +1,29 @@
+package pep_test
+
+import (
+	"errors"
+	"fmt"
+
+	"otrchat/pep"
+)
+
+func ExampleParseList() {
+	l, err := pep.ParseList([]byte(`<devices xmlns='urn:otrchat:otrv4:0'>
+		<device tag='0x1234abcd' label='laptop'/>
+		<device tag='0xc1bb7b7a'/>
+	</devices>`))
+	fmt.Println(len(l), l.Contains(0xc1bb7b7a), l[0].Label, err)
+	b, _ := l.Marshal()
+	fmt.Println(string(b))
+
+	nine := make(pep.List, 9)
+	for i := range nine {
+		nine[i].Tag = uint32(0x1000 + i)
+	}
+	_, err = nine.Marshal()
+	fmt.Println(errors.Is(err, pep.ErrTooManyDevices))
+	// Output:
+	// 2 true laptop <nil>
+	// <devices xmlns="urn:otrchat:otrv4:0"><device tag="0x1234abcd" label="laptop"></device><device tag="0xc1bb7b7a"></device></devices>
+	// true
+}
