@@ -16,7 +16,9 @@ import (
 	"mellium.im/xmpp/stanza"
 
 	"otrchat/internal/testbed"
+	"otrchat/otr4"
 	"otrchat/otr4/prekey"
+	"otrchat/prekeyserver"
 )
 
 // integration tests run the client over a real XMPP server of the test
@@ -161,15 +163,106 @@ func startBed(t *testing.T, users ...string) *testbed.Server {
 	})
 }
 
-// TestIntegrationDouble runs the whole client against the component test
-// double over a real XMPP server: discovery, publication of 100 prekey
-// messages by one device and of more by two others, retrieval by another
-// account (one ensemble per device, storage down by one per device), the
-// "No Prekey Ensembles" path, and the refusal of a changed fingerprint.
+// prekeyBackend is the prekey server a scenario runs against.
+type prekeyBackend struct {
+	// stored returns the prekey messages the server holds for a device.
+	stored func(bare string, tag otr4.InstanceTag) int
+	// changeKey gives the server a new long-term key and returns its
+	// fingerprint.
+	changeKey func() []byte
+}
+
+// TestIntegrationDouble runs the scenario against the component test
+// double (built on otr4/prekey's ServerSession).
 func TestIntegrationDouble(t *testing.T) {
 	bed := startBed(t, "alice", "bob", "carol")
 	srv := newHonestServer(t, componentName)
 	componentDouble(t, bed, srv, nil)
+	runScenario(t, bed, prekeyBackend{
+		stored: func(bare string, tag otr4.InstanceTag) int {
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			if d := srv.stored[bare][tag]; d != nil {
+				return len(d.msgs)
+			}
+			return 0
+		},
+		changeKey: func() []byte {
+			key := newHonestServer(t, componentName).key
+			srv.mu.Lock()
+			srv.key, srv.sessions = key, map[string]*prekey.ServerSession{}
+			srv.mu.Unlock()
+			fp := key.Fingerprint()
+			return fp[:]
+		},
+	})
+}
+
+// TestIntegrationPrekeyServer runs the scenario against otrchat's own
+// prekey server component (prekeyserver).
+func TestIntegrationPrekeyServer(t *testing.T) {
+	bed := startBed(t, "alice", "bob", "carol")
+	start := func(dir string) (*prekeyserver.Server, func()) {
+		srv, err := prekeyserver.New(prekeyserver.Config{Name: componentName, DataDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		sess, err := srv.Connect(ctx, bed.ComponentAddr, bed.Secret(componentName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = srv.Serve(sess)
+		}()
+		stopped := false
+		stop := func() {
+			if stopped {
+				return
+			}
+			stopped = true
+			_ = sess.SetCloseDeadline(time.Now().Add(2 * time.Second))
+			_ = sess.Close()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Error("prekey server did not stop")
+			}
+			if err := srv.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+		t.Cleanup(stop)
+		return srv, stop
+	}
+	srv, stop := start(t.TempDir())
+	runScenario(t, bed, prekeyBackend{
+		stored: func(bare string, tag otr4.InstanceTag) int {
+			n, err := srv.Stored(bare, tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		},
+		changeKey: func() []byte {
+			stop()
+			// A new data directory: a new long-term key.
+			srv, _ = start(t.TempDir())
+			fp := srv.Fingerprint()
+			return fp[:]
+		},
+	})
+}
+
+// runScenario runs the whole client over a real XMPP server: discovery,
+// publication of 100 prekey messages by one device and of more by two
+// others, retrieval by another account (one ensemble per device, storage
+// down by one per device), the "No Prekey Ensembles" path, and the refusal
+// of a changed fingerprint until it is accepted.
+func runScenario(t *testing.T, bed *testbed.Server, be prekeyBackend) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -186,15 +279,30 @@ func TestIntegrationDouble(t *testing.T) {
 		}
 		bobs = append(bobs, b)
 	}
+	bobBare := bed.JID("bob", "").String()
 	start := time.Now()
 	n, err := bobs[0].client.Publish(ctx, 100, true)
 	if err != nil || n != 100 {
 		t.Fatalf("Publish 100: %d, %v", n, err)
 	}
 	t.Logf("published 100 prekey messages over %s in %v", bed.Kind, time.Since(start))
+	if got := be.stored(bobBare, bobs[0].tag); got != 100 {
+		t.Fatalf("server stores %d", got)
+	}
+	// The other two devices publish at the same time.
+	errs := make(chan error, 2)
 	for _, b := range bobs[1:] {
-		if n, err := b.client.Publish(ctx, 2, true); err != nil || n != 2 {
-			t.Fatalf("Publish 2: %d, %v", n, err)
+		go func() {
+			n, err := b.client.Publish(ctx, 2, true)
+			if err == nil && n != 2 {
+				err = errors.New("short publication")
+			}
+			errs <- err
+		}()
+	}
+	for range bobs[1:] {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent Publish: %v", err)
 		}
 	}
 	counts := func() []int {
@@ -203,6 +311,9 @@ func TestIntegrationDouble(t *testing.T) {
 			n, err := b.client.StorageStatus(ctx)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if s := be.stored(bobBare, b.tag); s != n {
+				t.Fatalf("StorageStatus says %d, the server stores %d", n, s)
 			}
 			out = append(out, n)
 		}
@@ -225,8 +336,13 @@ func TestIntegrationDouble(t *testing.T) {
 		t.Fatalf("%d ensembles, warnings %v", len(es.ByTag), es.Warnings)
 	}
 	for _, b := range bobs {
-		if es.ByTag[b.tag] == nil {
+		e := es.ByTag[b.tag]
+		if e == nil {
 			t.Fatalf("no ensemble for bob's device %v", b.tag)
+		}
+		// The device holds the secret of the prekey message handed out.
+		if _, err := b.dev.TakePrekeySecret(e.Message.ID); err != nil {
+			t.Fatalf("device %v: %v", b.tag, err)
 		}
 	}
 	after := counts()
@@ -252,19 +368,27 @@ func TestIntegrationDouble(t *testing.T) {
 	if !errors.As(err, &none) || none.Identity != bed.JID("carol", "").String() {
 		t.Fatalf("exhausted storage: err = %v", err)
 	}
+	t.Logf("exhausted storage: %v", err)
 
-	// The server's key changes: bob's devices refuse it.
-	key := newHonestServer(t, componentName).key
-	srv.mu.Lock()
-	srv.key, srv.sessions = key, map[string]*prekey.ServerSession{}
-	srv.mu.Unlock()
+	// The server's key changes: bob's devices (which pinned the first
+	// one) refuse it until bob accepts it.
+	fp := be.changeKey()
 	_, err = bobs[0].client.Connect(ctx)
 	var changed *FingerprintChangedError
 	if !errors.As(err, &changed) {
 		t.Fatalf("Connect after a key change: %v", err)
 	}
-	fp := key.Fingerprint()
-	if string(changed.Offered) != string(fp[:]) {
-		t.Fatalf("error offers %x", changed.Offered)
+	if string(changed.Offered) != string(fp) {
+		t.Fatalf("error offers %x, want %x", changed.Offered, fp)
+	}
+	t.Logf("changed key: %v", err)
+	if err := bobs[0].client.AcceptFingerprint(changed.Server, changed.Offered); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bobs[0].client.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bobs[0].client.StorageStatus(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
