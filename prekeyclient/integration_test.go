@@ -392,3 +392,60 @@ func runScenario(t *testing.T, bed *testbed.Server, be prekeyBackend) {
 		t.Fatal(err)
 	}
 }
+
+// TestIntegrationUnavailable: the prekey server component goes away after
+// discovery; the XMPP server bounces the client's messages and the client
+// reports the server unavailable, quickly and without hanging. Discovery
+// then finds no server.
+func TestIntegrationUnavailable(t *testing.T) {
+	bed := startBed(t, "bob")
+	srv := newHonestServer(t, componentName)
+	stop := componentDouble(t, bed, srv, nil)
+	bob := login(t, bed, "bob", "phone", nil, 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := bob.client.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	start := time.Now()
+	_, err := bob.client.StorageStatus(ctx)
+	if !errors.Is(err, ErrServerUnavailable) {
+		t.Fatalf("err = %v, want ErrServerUnavailable", err)
+	}
+	t.Logf("after %v: %v", time.Since(start), err)
+	if _, err := bob.client.Retrieve(ctx, bed.JID("alice", "")); !errors.Is(err, ErrServerUnavailable) {
+		t.Fatalf("Retrieve: err = %v, want ErrServerUnavailable", err)
+	}
+	if _, err := bob.client.Connect(ctx); !errors.Is(err, ErrNoServer) {
+		t.Fatalf("Connect: err = %v, want ErrNoServer", err)
+	}
+}
+
+// TestIntegrationLyingFingerprint: a component whose disco fingerprint is
+// not the fingerprint of the key it uses in the DAKE is caught at DAKE-2,
+// and nothing is pinned.
+func TestIntegrationLyingFingerprint(t *testing.T) {
+	bed := startBed(t, "bob")
+	srv := newHonestServer(t, componentName)
+	lie := randomFP(t)
+	componentDouble(t, bed, srv, func() []items.Item {
+		return []items.Item{{JID: srv.jid, Node: FingerprintNode, Name: hexUpper(lie)}}
+	})
+	pins := NewMemoryPinStore()
+	bob := login(t, bed, "bob", "phone", pins, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := bob.client.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.client.Publish(ctx, 1, true); !errors.Is(err, ErrServerKeyMismatch) {
+		t.Fatalf("err = %v, want ErrServerKeyMismatch", err)
+	}
+	if _, ok, _ := pins.Pinned(srv.jid); ok {
+		t.Fatal("a lying server's fingerprint was pinned")
+	}
+	if srv.publications != 0 {
+		t.Fatal("the publication reached the server")
+	}
+}
