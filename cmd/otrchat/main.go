@@ -1,0 +1,87 @@
+// Command otrchat is a terminal XMPP chat client speaking OTRv4 across several devices per
+// person. This file dispatches the subcommands for what users do without the chat interface:
+// creating an account's keys, showing fingerprints, listing and forgetting devices, changing
+// the key store passphrase and checking the configuration. Each subcommand only parses flags
+// and calls into config, keystore and otr4.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage: otrchat <command> [flags]
+
+Commands:
+  keys create -account JID     create the keys of a new device of an account
+  keys show [-account JID]     show the fingerprints of all own devices
+  devices list [-account JID]  list own devices and contacts' known devices
+  devices forget -account JID -instance TAG [-contact JID] [-yes]
+                               forget an own device (with -yes) or a contact's device
+  passphrase change            re-seal the key store under a new passphrase
+  config check                 read and validate the configuration
+
+Flags common to every command:
+  -config FILE   configuration file (default $XDG_CONFIG_HOME/otrchat/config.toml)
+  -keystore FILE, -passphrase terminal|file|env, -passphrase-file FILE, ...
+                 override the file; see "otrchat <command> -h"
+`
+
+// errUsage marks errors that should print the usage and exit 2.
+var errUsage = errors.New("usage")
+
+// env is everything a command needs from the process; tests substitute it.
+type env struct {
+	stdin  *os.File
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], env{os.Stdin, os.Stdout, os.Stderr, os.Getenv}))
+}
+
+func run(args []string, e env) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, usage)
+		return 2
+	}
+	cmds := map[string]func([]string, env) error{
+		"keys create":       keysCreate,
+		"keys show":         keysShow,
+		"devices list":      devicesList,
+		"devices forget":    devicesForget,
+		"passphrase change": passphraseChange,
+		"config check":      configCheck,
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(e.stdout, usage)
+		return 0
+	}
+	if len(args) < 2 {
+		fmt.Fprintf(e.stderr, "otrchat: %q needs a subcommand\n%s", args[0], usage)
+		return 2
+	}
+	name := args[0] + " " + args[1]
+	cmd, ok := cmds[name]
+	if !ok {
+		fmt.Fprintf(e.stderr, "otrchat: unknown command %q\n%s", name, usage)
+		return 2
+	}
+	err := cmd(args[2:], e)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(e.stderr, "otrchat %s: %v\n", name, err)
+		return 2
+	}
+	fmt.Fprintf(e.stderr, "otrchat %s: %v\n", name, err)
+	return 1
+}
