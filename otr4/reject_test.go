@@ -133,9 +133,9 @@ func TestInvalidPointsRejected(t *testing.T) {
 	m, _ := parseIdentity(raw)
 	prefix := len(raw) - (57 + 4 + len(m.b.Bytes()) + 57 + 4 + len(m.dhFirst.Bytes()))
 	for name, p := range map[string][]byte{
-		"identity":   curve.NewIdentityPoint().Bytes(),
-		"off curve":  append([]byte{2}, make([]byte, 56)...),
-		"y too big":  append(bytesOf(0xff, 56), 0x7f),
+		"identity":  curve.NewIdentityPoint().Bytes(),
+		"off curve": append([]byte{2}, make([]byte, 56)...),
+		"y too big": append(bytesOf(0xff, 56), 0x7f),
 		// (0, -1) has order 2: y = p - 1 = 2^448 - 2^224 - 2, little-endian.
 		"small order": append(append([]byte{0xfe}, bytesOf(0xff, 55)...), 0),
 	} {
