@@ -28,6 +28,24 @@ func FuzzParseQuery(f *testing.F) {
 		if v&^supported != 0 {
 			t.Fatalf("unsupported bits %08b", v)
 		}
+		// Classify agrees with the parsers.
+		switch k := Classify(msg); k {
+		case KindFragment, KindError, KindEncoded:
+			if !strings.HasPrefix(msg, "?OTR") {
+				t.Fatalf("Classify(%q) = %v", msg, k)
+			}
+		case KindQuery:
+			if !ok {
+				t.Fatalf("Classify(%q) = query, ParseQuery disagrees", msg)
+			}
+		case KindPlaintextWithTag, KindPlaintext:
+			_, _, tagged := StripWhitespaceTag(msg)
+			if ok || tagged != (k == KindPlaintextWithTag) {
+				t.Fatalf("Classify(%q) = %v, query %v, tag %v", msg, k, ok, tagged)
+			}
+		default:
+			t.Fatalf("Classify(%q) = %v", msg, k)
+		}
 		want := Versions(vbits) & supported
 		if strings.Contains(prefix, QueryPrefix) {
 			return
