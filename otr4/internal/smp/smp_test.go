@@ -387,3 +387,22 @@ func TestZeroValue(t *testing.T) {
 		t.Fatalf("Start on the zero value: %v, %v", err, s.State())
 	}
 }
+
+// TestGenerator checks the factored shared generator against the spec's two
+// steps, (G2a*b2)*e, and that a zero exponent is refused as degenerate.
+func TestGenerator(t *testing.T) {
+	base := curve.NewIdentityPoint().ScalarBaseMult(curve.NewScalar().SetUint64(987654321))
+	k, _ := curve.RandomScalar(rand.Reader)
+	e, _ := curve.RandomScalar(rand.Reader)
+	g, err := newGenerator(base, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twoSteps := curve.NewIdentityPoint().ScalarMult(e, curve.NewIdentityPoint().ScalarMult(k, base))
+	if g.mul(e).Equal(twoSteps) != 1 {
+		t.Fatal("generator.mul differs from (base*k)*e")
+	}
+	if _, err := newGenerator(base, curve.NewScalar()); !errors.Is(err, ErrInvalidMessage) {
+		t.Fatalf("zero exponent: %v", err)
+	}
+}
