@@ -53,6 +53,9 @@ type Config struct {
 // the stanza size limits of common XMPP servers.
 const DefaultMaxMessageSize = 32 << 10
 
+// minMessageSize leaves room for a fragment's header and some data.
+const minMessageSize = 256
+
 // Client talks to one prekey server for one device. Its methods are safe
 // for concurrent use; requests to the server are made one at a time, as
 // the spec requires ("there can only be one request in flight").
@@ -101,6 +104,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.MaxMessageSize == 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if cfg.MaxMessageSize < minMessageSize {
+		return nil, fmt.Errorf("prekeyclient: MaxMessageSize %d is below %d", cfg.MaxMessageSize, minMessageSize)
 	}
 	if cfg.Target == 0 {
 		cfg.Target = DefaultTarget

@@ -51,41 +51,48 @@ func (c *Client) Retrieve(ctx context.Context, who jid.JID) (*Ensembles, error) 
 		return nil, err
 	}
 	var got *prekey.EnsembleRetrieval
-	err = c.await(ctx, s, "Prekey Ensemble Retrieval", func(b []byte) error {
-		t, err := prekey.PeekType(b)
-		if err != nil {
-			return ignore(fmt.Errorf("%w: %v", ErrBadReply, err))
-		}
-		switch t {
-		case prekey.TypeNoEnsembles:
-			m, err := prekey.ParseNoEnsembles(b)
-			if err != nil {
-				return fmt.Errorf("%w: %v", ErrBadReply, err)
-			}
-			if err := c.checkAddressed(m.ReceiverTag, m.Identity, identity); err != nil {
-				return err
-			}
-			return &NoEnsemblesError{Server: s.JID, Identity: identity, Message: sanitize(m.Text)}
-		case prekey.TypeEnsembleRetrieval:
-			m, err := prekey.ParseEnsembleRetrieval(b)
-			if err != nil {
-				// Incomplete ensembles, a wrong count L, bad points: the
-				// answer is unusable.
-				return fmt.Errorf("%w: prekey ensembles for %s: %v", ErrBadReply, identity, err)
-			}
-			if err := c.checkAddressed(m.ReceiverTag, m.Identity, identity); err != nil {
-				return err
-			}
-			got = m
-			return nil
-		default:
-			return ignore(fmt.Errorf("%w: unexpected %v message", ErrBadReply, t))
-		}
+	err = c.await(ctx, s, "Prekey Ensemble Retrieval", func(b []byte) (err error) {
+		got, err = c.retrievalAnswer(s, identity, b)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return c.validate(s, identity, got.Ensembles)
+}
+
+// retrievalAnswer decodes an answer to a Prekey Ensemble Query Retrieval
+// for identity. It returns the retrieval message, a *NoEnsemblesError,
+// an error made with ignore for answers to ignore, or another error for an
+// unusable answer.
+func (c *Client) retrievalAnswer(s Server, identity string, b []byte) (*prekey.EnsembleRetrieval, error) {
+	t, err := prekey.PeekType(b)
+	if err != nil {
+		return nil, ignore(fmt.Errorf("%w: %v", ErrBadReply, err))
+	}
+	switch t {
+	case prekey.TypeNoEnsembles:
+		m, err := prekey.ParseNoEnsembles(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadReply, err)
+		}
+		if err := c.checkAddressed(m.ReceiverTag, m.Identity, identity); err != nil {
+			return nil, err
+		}
+		return nil, &NoEnsemblesError{Server: s.JID, Identity: identity, Message: sanitize(m.Text)}
+	case prekey.TypeEnsembleRetrieval:
+		m, err := prekey.ParseEnsembleRetrieval(b)
+		if err != nil {
+			// Incomplete ensembles, a wrong count L, bad points: the
+			// answer is unusable.
+			return nil, fmt.Errorf("%w: prekey ensembles for %s: %v", ErrBadReply, identity, err)
+		}
+		if err := c.checkAddressed(m.ReceiverTag, m.Identity, identity); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	return nil, ignore(fmt.Errorf("%w: unexpected %v message", ErrBadReply, t))
 }
 
 // checkAddressed ignores answers for another instance tag or identity
