@@ -213,7 +213,7 @@ func tagOf(i, j int) uint32 { return uint32(0x10000000*i + 0x100 + j) }
 // and an over-full list on read, and Remove repairs it.
 func TestDeviceLists(t *testing.T) {
 	kind := testbed.KindFromEnv()
-	srv := testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users("alice", "bob")})
+	srv := testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users("alice", "bob"), StartTimeout: 40 * time.Second})
 	alice, bob := srv.JID("alice", ""), srv.JID("bob", "")
 
 	a1 := startDev(t, srv, "alice", "a1", tagOf(1, 1))
@@ -307,7 +307,7 @@ func TestDeviceLists(t *testing.T) {
 // concurrently through Announce.
 func TestRacingAnnounce(t *testing.T) {
 	kind := testbed.KindFromEnv()
-	srv := testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users("alice")})
+	srv := testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users("alice"), StartTimeout: 40 * time.Second})
 	alice := srv.JID("alice", "")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -361,7 +361,7 @@ func TestRacingAnnounce(t *testing.T) {
 // a contact reads it, a stranger is refused.
 func TestAccessModel(t *testing.T) {
 	kind := testbed.KindFromEnv()
-	srv := testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users("alice", "bob", "carol")})
+	srv := testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users("alice", "bob", "carol"), StartTimeout: 40 * time.Second})
 	alice := srv.JID("alice", "")
 	a1 := startDev(t, srv, "alice", "a1", tagOf(1, 1))
 	b1 := startDev(t, srv, "bob", "b1", tagOf(2, 1))

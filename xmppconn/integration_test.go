@@ -173,7 +173,8 @@ func send(t *testing.T, d *device, to jid.JID, body string, o xmppconn.SendOptio
 }
 
 func startServer(t *testing.T, kind testbed.Kind, users ...string) *testbed.Server {
-	return testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users(users...)})
+	// ejabberd needs longer than the default to start on a loaded machine.
+	return testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users(users...), StartTimeout: 40 * time.Second})
 }
 
 // forKinds runs fn against the server named by $OTRCHAT_TEST_SERVER

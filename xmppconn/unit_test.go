@@ -2,6 +2,7 @@ package xmppconn
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -407,5 +408,36 @@ func TestConfigValidation(t *testing.T) {
 		if _, err := New(c); !errors.Is(err, ErrBadConfig) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestSendChatQueueFull(t *testing.T) {
+	c, err := New(Config{JID: jid.MustParse("alice@example.org"), Password: "x", QueueSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	bob := jid.MustParse("bob@example.org")
+	for i := 0; i < 2; i++ {
+		if _, err := c.SendChat(ctx, bob, fmt.Sprint("m", i), SendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.SendChat(ctx, bob, "m2", SendOptions{}); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("third message: %v, want ErrQueueFull", err)
+	}
+	if _, err := c.SendChat(ctx, bob, "", SendOptions{}); !errors.Is(err, ErrBadArgument) {
+		t.Fatalf("empty body: %v", err)
+	}
+	if _, err := c.SendChat(ctx, bob, "x", SendOptions{ToDevice: 7}); !errors.Is(err, ErrBadTag) {
+		t.Fatalf("reserved tag: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := c.Flush(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush while disconnected: %v", err)
+	}
+	if _, err := c.Session(); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("Session while disconnected: %v", err)
 	}
 }
