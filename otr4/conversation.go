@@ -739,6 +739,7 @@ func (c *Conversation) enterEncrypted(out *Message, rat *ratchet.State) error {
 	c.rat = rat
 	c.steps = 0
 	c.lastKeyTime = c.now()
+	c.lastSent = c.now() // the DAKE's own messages count as sent
 	c.smp.Reset()
 	c.setState(out, StateEncrypted)
 	queued := c.queue

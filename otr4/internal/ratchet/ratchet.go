@@ -668,3 +668,13 @@ func (s *State) SealAndErase(sender, receiver uint32, flags byte, plaintext []by
 	s.Erase()
 	return out, nil
 }
+
+// Authenticate computes the data message authenticator of m with macKey.
+// Exported for the forging interface.
+func Authenticate(macKey []byte, m *DataMessage) []byte {
+	return authenticator(macKey, m.sections())
+}
+
+// XORKeyStream encrypts or decrypts with the first 32 bytes of mkEnc.
+// Exported for the forging interface.
+func XORKeyStream(mkEnc, in []byte) []byte { return xorKeyStream(mkEnc, in) }
