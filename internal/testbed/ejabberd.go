@@ -1,8 +1,13 @@
 package testbed
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -23,6 +28,7 @@ type ejabberdBackend struct {
 	cred     *syscall.Credential // nil when already running as the ejabberd user
 	uid, gid int
 	distPort int
+	apiPort  int
 }
 
 const ejabberdUser = "ejabberd"
@@ -102,10 +108,33 @@ listen:
 {{- end}}
 {{- end}}
 
+  -
+    port: {{.APIPort}}
+    ip: "127.0.0.1"
+    module: ejabberd_http
+    request_handlers:
+      /api: mod_http_api
+
 acl:
   loopback:
     ip:
       - 127.0.0.0/8
+
+# The test bed registers its accounts through mod_http_api on the loopback
+# port above: one HTTP request each instead of an Erlang VM per ejabberdctl.
+api_permissions:
+  "console commands":
+    from:
+      - ejabberd_ctl
+    who: all
+    what: "*"
+  "testbed registration":
+    from:
+      - mod_http_api
+    who:
+      ip: 127.0.0.1/8
+    what:
+      - register
 
 access_rules:
   local:
@@ -120,6 +149,7 @@ shaper_rules:
 modules:
   mod_caps: {}
   mod_carboncopy: {}
+  mod_http_api: {}
   mod_disco: {}
   mod_mam:
     assume_mam_usage: true
@@ -141,7 +171,7 @@ modules:
 `))
 
 func (b *ejabberdBackend) prepare(ctx context.Context, s *Server, bundle *certBundle) error {
-	b.distPort = s.auxPort
+	b.distPort, b.apiPort = s.auxPort, s.aux2Port
 	for _, d := range []string{"db", "log", "home", "contrib/conf"} {
 		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o750); err != nil {
 			return fmt.Errorf("testbed: %w", err)
@@ -155,6 +185,7 @@ func (b *ejabberdBackend) prepare(ctx context.Context, s *Server, bundle *certBu
 	var yml, ctl strings.Builder
 	if err := ejabberdConfig.Execute(&yml, map[string]any{
 		"Dir": s.dir, "Domain": s.Domain, "C2SPort": s.c2sPort, "CompPort": s.compPort, "Components": s.components,
+		"APIPort": b.apiPort,
 	}); err != nil {
 		return fmt.Errorf("testbed: ejabberd config: %w", err)
 	}
@@ -221,9 +252,9 @@ func (b *ejabberdBackend) command(s *Server) *exec.Cmd {
 	return b.ctl(nil, s, "foreground")
 }
 
-// afterListen registers the accounts: ejabberdctl needs the running node.
-// A node that has only just started may still be creating its tables, so
-// a failed registration is retried until ctx ends.
+// afterListen registers the accounts through mod_http_api. A node that
+// has only just started may still be creating its tables, so a failed
+// registration is retried until ctx ends.
 func (b *ejabberdBackend) afterListen(ctx context.Context, s *Server) error {
 	for _, a := range s.registered() {
 		for {
@@ -234,7 +265,7 @@ func (b *ejabberdBackend) afterListen(ctx context.Context, s *Server) error {
 			select {
 			case <-ctx.Done():
 				return err
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}
@@ -242,12 +273,35 @@ func (b *ejabberdBackend) afterListen(ctx context.Context, s *Server) error {
 }
 
 func (b *ejabberdBackend) register(ctx context.Context, s *Server, a Account) error {
-	cmd := b.ctl(ctx, s, "register", a.Name, s.Domain, a.Password)
-	cmd.SysProcAttr.Setpgid = true // killed with its children on timeout
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("testbed: ejabberdctl register %s@%s: %v: %s", a.Name, s.Domain, err, strings.TrimSpace(string(out)))
+	body, err := json.Marshal(map[string]string{"user": a.Name, "host": s.Domain, "password": a.Password})
+	if err != nil {
+		return fmt.Errorf("testbed: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	url := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(b.apiPort)) + "/api/register"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("testbed: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := loopbackHTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("testbed: ejabberd register %s@%s: %w", a.Name, s.Domain, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("testbed: ejabberd register %s@%s: %s: %s", a.Name, s.Domain, resp.Status, bytes.TrimSpace(msg))
 	}
 	return nil
+}
+
+// loopbackHTTP talks to ejabberd's API port and nothing else: no proxy
+// from the environment, no redirects.
+var loopbackHTTP = &http.Client{
+	Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
 }

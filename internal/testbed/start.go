@@ -3,7 +3,9 @@ package testbed
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -22,6 +24,16 @@ func Start(tb testing.TB, opts Options) *Server {
 	if testing.Short() {
 		tb.Skipf("testbed: %s integration test skipped in -short mode", opts.Kind)
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			},
+		}))
+	}
 	s, err := Launch(context.Background(), opts)
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) && os.Getenv("CI") == "" {
@@ -36,4 +48,12 @@ func Start(tb testing.TB, opts Options) *Server {
 	})
 	tb.Logf("testbed: %s on %s ready in %v", s.Kind, s.C2SAddr, s.ReadyTime().Round(time.Millisecond))
 	return s
+}
+
+// tbWriter sends the test bed's log lines to the test's log.
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }

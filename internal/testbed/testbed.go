@@ -157,7 +157,8 @@ type Server struct {
 	closed   bool
 	c2sPort  int
 	compPort int
-	auxPort  int // a spare loopback port (ejabberd's Erlang distribution)
+	auxPort  int // spare loopback ports (ejabberd: Erlang distribution,
+	aux2Port int // and the HTTP API used to register accounts)
 }
 
 // backend is what differs between Prosody and ejabberd.
@@ -268,6 +269,7 @@ func newServer(opts Options) (*Server, error) {
 }
 
 func (s *Server) launch(ctx context.Context) error {
+	begin := time.Now()
 	for _, bin := range s.be.binaries() {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%w: %s: %s not found in PATH (Debian: apt-get install %s)", ErrUnavailable, s.Kind, bin, s.Kind)
@@ -299,11 +301,11 @@ func (s *Server) launch(ctx context.Context) error {
 	}
 
 	// All ports are picked while holding them, so no two are the same.
-	ports, err := freePorts(3)
+	ports, err := freePorts(4)
 	if err != nil {
 		return err
 	}
-	s.c2sPort, s.auxPort = s.opts.C2SPort, ports[2]
+	s.c2sPort, s.auxPort, s.aux2Port = s.opts.C2SPort, ports[2], ports[3]
 	if s.c2sPort == 0 {
 		s.c2sPort = ports[0]
 	}
@@ -333,11 +335,12 @@ func (s *Server) launch(ctx context.Context) error {
 	if err := s.be.prepare(pctx, s, bundle); err != nil {
 		return err
 	}
-	return s.start(ctx)
+	return s.start(ctx, begin)
 }
 
-// start runs the server process and waits until a login succeeds.
-func (s *Server) start(ctx context.Context) error {
+// start runs the server process and waits until a login succeeds. The
+// ready time is measured from begin (Launch's start, or now for a restart).
+func (s *Server) start(ctx context.Context, begin time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -348,7 +351,7 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
 	defer cancel()
-	begin := time.Now()
+	procStart := time.Now()
 
 	cmd := s.be.command(s)
 	out, err := os.OpenFile(s.consolePath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -377,12 +380,14 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.waitFor(ctx, p, s.streamProbe); err != nil {
 		return fail(err)
 	}
+	streamUp := time.Since(procStart)
 	// Phase 2: once, the backend's work that needs a live server.
 	if !s.started {
 		if err := s.be.afterListen(ctx, s); err != nil {
 			return fail(err)
 		}
 	}
+	prepared := time.Since(procStart)
 	// Phase 3: a real login (STARTTLS, SASL, bind) succeeds.
 	if err := s.waitFor(ctx, p, func(ctx context.Context) error {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -401,7 +406,8 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	s.started = true
 	s.ready = time.Since(begin)
-	s.log.Info("testbed: server ready", "kind", s.Kind, "c2s", s.C2SAddr, "ready", s.ready)
+	s.log.Info("testbed: server ready", "kind", s.Kind, "c2s", s.C2SAddr, "ready", s.ready,
+		"process_stream_up", streamUp, "process_accounts_ready", prepared)
 	return nil
 }
 
@@ -498,7 +504,9 @@ func (s *Server) Listeners() ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-// ReadyTime is how long the last (re)start took until a login succeeded.
+// ReadyTime is how long the last start took until a login succeeded: for
+// Launch, from its call (certificates, config, accounts, process start-up);
+// for Restart, from the new process's start.
 func (s *Server) ReadyTime() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -530,7 +538,7 @@ func (s *Server) Restart() error {
 	if err := s.Stop(); err != nil {
 		return err
 	}
-	return s.start(context.Background())
+	return s.start(context.Background(), time.Now())
 }
 
 // Close stops the server and removes its directory unless Options.Dir

@@ -190,7 +190,7 @@ func TestConfigsStayOnLoopback(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.dir, s.c2sPort, s.compPort, s.auxPort = t.TempDir(), 45222, 45347, 45400
+		s.dir, s.c2sPort, s.compPort, s.auxPort, s.aux2Port = t.TempDir(), 45222, 45347, 45400, 45401
 		bundle, err := newCertBundle([]string{"localhost"})
 		if err != nil {
 			t.Fatal(err)
@@ -216,10 +216,10 @@ func TestConfigsStayOnLoopback(t *testing.T) {
 			yml, _ := os.ReadFile(filepath.Join(s.dir, "ejabberd.yml"))
 			ctl, _ := os.ReadFile(filepath.Join(s.dir, "ejabberdctl.cfg"))
 			cfg = string(yml)
-			if strings.Count(cfg, "port: ") != 2 || strings.Count(cfg, `ip: "127.0.0.1"`) != 2 {
+			if strings.Count(cfg, "port: ") != 3 || strings.Count(cfg, `ip: "127.0.0.1"`) != 3 {
 				t.Errorf("ejabberd listeners not all on loopback:\n%s", cfg)
 			}
-			for _, want := range []string{"module: ejabberd_service", `"prekeys.localhost":`, `password: "s3cret"`, "mod_carboncopy", "- pep", "mod_mam", "mod_stream_mgmt", "s2s_access: none"} {
+			for _, want := range []string{"module: ejabberd_service", `"prekeys.localhost":`, `password: "s3cret"`, "mod_carboncopy", "- pep", "mod_mam", "mod_stream_mgmt", "s2s_access: none", "port: 45401", "/api: mod_http_api", "ip: 127.0.0.1/8"} {
 				if !strings.Contains(cfg, want) {
 					t.Errorf("ejabberd config lacks %q:\n%s", want, cfg)
 				}
