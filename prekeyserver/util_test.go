@@ -1,6 +1,7 @@
 package prekeyserver
 
 import (
+	"crypto/rand"
 	"os"
 	"path/filepath"
 )
@@ -10,3 +11,5 @@ func writeFile(dir, name string, b []byte) error {
 }
 
 func readFile(dir, name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
+
+var randReader = rand.Reader
