@@ -488,3 +488,37 @@ func TestCarbonsAndHints(t *testing.T) {
 		}
 	})
 }
+
+// TestArchiveStart: a device without an archive position learns the newest
+// archive id without replaying history; one with ArchiveSince replays from
+// that time.
+func TestArchiveStart(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind testbed.Kind) {
+		srv := startServer(t, kind, "alice", "bob")
+		since := time.Now().Add(-2 * time.Second)
+		a1 := startDevice(t, config(srv, "alice", 0x1aaa0001))
+		b := startDevice(t, config(srv, "bob", 0x2bbb0001))
+		send(t, b, srv.JID("alice", ""), "archived", xmppconn.SendOptions{})
+		a1.rec.waitFor(t, 10*time.Second, "a1: message", hasBody("archived"))
+		pos := a1.c.ArchivePosition()
+		if pos == "" {
+			t.Fatal("no archive position from a live message")
+		}
+
+		fresh := startDevice(t, config(srv, "alice", 0x1aaa0002))
+		fresh.rec.waitFor(t, 10*time.Second, "fresh device learns the archive position", func([]xmppconn.Event) bool {
+			return fresh.c.ArchivePosition() == pos
+		})
+		if n := len(fresh.rec.messages()); n != 0 {
+			t.Fatalf("fresh device replayed %d messages", n)
+		}
+
+		cfg := config(srv, "alice", 0x1aaa0003)
+		cfg.ArchiveSince = since
+		replay := startDevice(t, cfg)
+		replay.rec.waitFor(t, 10*time.Second, "replay from ArchiveSince", hasBody("archived"))
+		if m := replay.rec.messages()[0]; !m.FromArchive || m.ArchiveID != pos || !m.Delayed {
+			t.Fatalf("replayed %+v", m)
+		}
+	})
+}
