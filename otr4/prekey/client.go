@@ -301,7 +301,7 @@ func (c *ClientDAKE) handleDAKE2(msg []byte) ([]byte, error) {
 	c.a.Wipe()
 	c.server = d2.Server
 	c.state = clientAwaitReply
-	d3 := &DAKE3{SenderTag: c.tag, Sigma: sig3.marshal(), Message: inner}
+	d3 := &DAKE3{SenderTag: c.tag, Sigma: sig3.Marshal(), Message: inner}
 	return d3.Marshal(), nil
 }
 

@@ -107,7 +107,7 @@ func (s *ServerSession) HandleDAKE1(msg []byte) ([]byte, error) {
 	s.reset()
 	s.state, s.tag, s.replyTo, s.dake1, s.ha, s.sPub, s.sk = serverInDAKE, d1.SenderTag, d1.SenderTag, d1, ha, sPub, sk
 	s.key = macKey(sk)
-	d2 := &DAKE2{ReceiverTag: d1.SenderTag, Server: id, S: sPub, Sigma: sig.marshal()}
+	d2 := &DAKE2{ReceiverTag: d1.SenderTag, Server: id, S: sPub, Sigma: sig.Marshal()}
 	return d2.Marshal(), nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"otrchat/otr4"
 	"otrchat/otr4/internal/curve"
 	"otrchat/otr4/internal/kdf"
+	"otrchat/otr4/internal/ring"
 )
 
 func TestProofs(t *testing.T) {
@@ -395,5 +396,25 @@ func TestServerDAKE1Checks(t *testing.T) {
 	late.Now = func() time.Time { return testNow.Add(30 * 24 * time.Hour) }
 	if _, err := NewServerSession(late, "alice@example.org").HandleDAKE1(d1); !errors.Is(err, ErrInvalidProfile) {
 		t.Fatal(err)
+	}
+}
+
+// TestRingDomain pins that the DAKE's ring signatures use the prekey
+// server's KDF and usage_auth, not OTRv4's.
+func TestRingDomain(t *testing.T) {
+	k1, _ := curve.GenerateKey(rand.Reader)
+	k2, _ := curve.GenerateKey(rand.Reader)
+	k3, _ := curve.GenerateKey(rand.Reader)
+	m := []byte("t")
+	otrv4, err := ring.OTRv4.Sign(rand.Reader, k1.Scalar(), k1.Public(), k2.Public(), k3.Public(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ringVerify(k1.Public(), k2.Public(), k3.Public(), otrv4, m) {
+		t.Fatal("an OTRv4-domain ring signature verified in the prekey DAKE")
+	}
+	ours, _ := ringSign(rand.Reader, k1.Scalar(), k1.Public(), k2.Public(), k3.Public(), m)
+	if !ringVerify(k1.Public(), k2.Public(), k3.Public(), ours, m) {
+		t.Fatal("own signature refused")
 	}
 }
