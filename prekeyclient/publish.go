@@ -322,6 +322,9 @@ func (c *Client) Maintain(ctx context.Context) (*Report, error) {
 	refill := 0
 	if stored < c.cfg.Threshold {
 		refill = c.cfg.Target - stored
+		// A refill carries the profiles too (they cost one proof): a
+		// server that lost its storage gets them back.
+		needProfiles = true
 	}
 	if refill == 0 && !needProfiles {
 		return rep, nil
