@@ -102,3 +102,50 @@ func BenchmarkKeyGeneration100(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPublish100Messages is a whole publication of a client profile,
+// a prekey profile and 100 prekey messages, in two parts: "client" is the
+// client's DAKE-3 (ring signature, three proofs, MAC), "server" the
+// server's checks of it (parsing with the group checks, ring signature,
+// MAC, proofs, profiles). The DAKE-1/DAKE-2 exchange and the key
+// generation are not timed.
+func BenchmarkPublish100Messages(b *testing.B) {
+	d, s := newDevice(b), newTestServer(b)
+	req := d.publishRequest(b, 100)
+	setup := func() (*ClientDAKE, *ServerSession, []byte) {
+		c, d1, err := NewClientDAKE(d.clientConfig(s), req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sess := NewServerSession(s.cfg, "alice@example.org")
+		d2, err := sess.HandleDAKE1(d1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c, sess, d2
+	}
+	b.Run("client", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			c, _, d2 := setup()
+			b.StartTimer()
+			if _, _, err := c.Receive(d2); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("server", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			c, sess, d2 := setup()
+			d3, _, err := c.Receive(d2)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := sess.HandleDAKE3(d3); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
