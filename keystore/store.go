@@ -264,13 +264,19 @@ func Open(path string, passphrase []byte, opts *Options) (*Store, error) {
 	}
 	s := &Store{db: db, k: k, opts: o, path: path}
 	err = s.guard(func() error {
-		return db.Update(func(tx *bolt.Tx) error {
+		unchanged := func(tx *bolt.Tx) error {
 			meta := tx.Bucket(bucketMeta)
 			if meta == nil || !bytes.Equal(meta.Get(metaCheck), metaSnap) {
 				return fmt.Errorf("%w: store changed while it was being opened", ErrCorrupt)
 			}
-			if version == SchemaVersion {
-				return nil
+			return nil
+		}
+		if version == SchemaVersion {
+			return db.View(unchanged) // nothing to write: Open leaves the file as it was
+		}
+		return db.Update(func(tx *bolt.Tx) error {
+			if err := unchanged(tx); err != nil {
+				return err
 			}
 			if err := migrate(tx, k, version, o); err != nil {
 				return err

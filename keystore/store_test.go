@@ -364,6 +364,18 @@ func TestWrongPassphraseChangesNothing(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Fatal("a failed Open modified the file")
 	}
+	// Reading does not write either.
+	s, err = Open(path, pass, testOpts())
+	must(t, err)
+	if _, err := s.Devices(alice); err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.Close())
+	after, err = os.ReadFile(path)
+	must(t, err)
+	if !bytes.Equal(before, after) {
+		t.Fatal("Open, a read and Close modified the file")
+	}
 }
 
 func TestChangePassphrase(t *testing.T) {
