@@ -79,6 +79,9 @@ func FuzzAssemblerOps(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 0x8a, 0, 1, 2, 0x8a, 0, 1, 1, 0x8a, 0, 2, 1, 0xf2, 0, 3, 1, 0xf2, 0, 4, 1, 0xf2}, uint8(20))
 	f.Add([]byte{4, 0, 1, 2, 8, 0, 1, 2, 12, 0, 1, 2, 0, 2, 1, 2, 3, 0, 1, 1}, uint8(40))
 	f.Fuzz(func(t *testing.T, ops []byte, step uint8) {
+		if len(ops) > 512 {
+			ops = ops[:512] // 128 fragments are plenty for limits of 3 messages
+		}
 		var frags []string
 		for i := 0; i+4 <= len(ops); i += 4 {
 			b0, b1, b2, b3 := ops[i], ops[i+1], ops[i+2], ops[i+3]
@@ -120,6 +123,8 @@ func runModel(t *testing.T, frags []string, step time.Duration) {
 	for _, s := range frags {
 		now = now.Add(step)
 		fr, perr := Parse(s)
+		k := key{fr.Format, fr.Sender, fr.Identifier}
+		prev, had := a.partials[k]
 		msg, done, err := a.Add(s, now)
 		if err != nil {
 			if !isSentinel(err) {
@@ -135,9 +140,13 @@ func runModel(t *testing.T, frags []string, step time.Duration) {
 			}
 			continue
 		}
-		k := key{fr.Format, fr.Sender, fr.Identifier}
 		if err == nil {
-			if model[k] == nil || fr.Index == 1 && (fr.Format == FormatV3 || fr.Format == FormatV2) {
+			// A partial message that expired during this Add or was
+			// restarted (OTRv3 k == 1) is a new one.
+			if p, ok := a.partials[k]; !had || ok && p != prev {
+				model[k] = map[uint16]string{}
+			}
+			if model[k] == nil {
 				model[k] = map[uint16]string{}
 			}
 			model[k][fr.Index] = fr.Piece
