@@ -504,6 +504,22 @@ func walkBucket(b *bolt.Bucket, path [][]byte, fn func(b *bolt.Bucket, path [][]
 // walk authenticates every value; with decode it also decodes each record and checks that it
 // sits in the slot its content names (the layout in docs/keystore.md).
 func walk(tx *bolt.Tx, k *keys, decode bool) error {
+	root := tx.Bucket(bucketAccounts)
+	if root == nil {
+		return fmt.Errorf("%w: accounts bucket missing", ErrCorrupt)
+	}
+	if decode {
+		err := root.ForEach(func(name, v []byte) error {
+			b := root.Bucket(name)
+			if v != nil || b == nil || b.Get(keyAccount) == nil {
+				return corrupt("account bucket without its account record")
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	return walkValues(tx, func(_ *bolt.Bucket, path [][]byte, key, v []byte) error {
 		if !decode {
 			_, err := openValue(k.aead, v, recordAD(path, key))
