@@ -177,7 +177,7 @@ func testXMPP(t *testing.T, kind testbed.Kind) {
 		Components: []testbed.Component{{Name: serverName}},
 	})
 	dir := t.TempDir()
-	limits := Limits{RetrievalBurst: 100}
+	limits := Limits{RetrievalBurst: 100, MaxBodyBytes: 96 << 10}
 	comp := startComponent(t, bed, dir, limits)
 	fp := comp.s.Fingerprint()
 
@@ -287,8 +287,29 @@ func testXMPP(t *testing.T, kind testbed.Kind) {
 	if res, err = bobDev.dake(t, bob.transport(), fp, req, nil); !errors.Is(err, prekey.ErrFailure) {
 		t.Fatalf("profile of another key: %v %v", res, err)
 	}
+	req = realTimeRequest(t, bobDev, 2)
+	ms, ss := prekeyMessages(t, bobDev.tag^0x8000_0000, 1)
+	req.PrekeyMessages, req.PrekeySecrets = append(req.PrekeyMessages, ms...), append(req.PrekeySecrets, ss...)
+	req.SkipChecks = true
+	if res, err = bobDev.dake(t, bob.transport(), fp, req, nil); !errors.Is(err, prekey.ErrFailure) {
+		t.Fatalf("prekey message of another instance tag: %v %v", res, err)
+	}
+	req = realTimeRequest(t, bobDev, 3)
+	req.PrekeySecrets[0], req.PrekeySecrets[2] = req.PrekeySecrets[2], req.PrekeySecrets[0]
+	req.SkipChecks = true
+	if res, err = bobDev.dake(t, bob.transport(), fp, req, nil); !errors.Is(err, prekey.ErrFailure) {
+		t.Fatalf("proofs that do not hold: %v %v", res, err)
+	}
+	// 200 prekey messages (about 130 KB, sent in fragments) exceed the
+	// component's 96 KiB limit.
+	if res, err = bobDev.dake(t, bob.transport(), fp, realTimeRequest(t, bobDev, 200), nil); !errors.Is(err, prekey.ErrFailure) {
+		t.Fatalf("oversized: %v %v", res, err)
+	}
 	if n, _ := comp.s.Stored("bob@localhost", bobDev.tag); n != 0 {
 		t.Fatalf("%d stored after refusals", n)
+	}
+	if _, ok := retrieve(t, alice[0].transport(), alice[0].sess.LocalAddr(), devs[0].tag, "bob@localhost").(*prekey.NoEnsembles); !ok {
+		t.Fatal("bob has ensembles after refused publications")
 	}
 
 	// A restart of the component keeps key and storage.
@@ -329,4 +350,68 @@ func realTimeRequest(t *testing.T, d *device, n int) *prekey.PublishRequest {
 	r := &prekey.PublishRequest{ClientProfile: d.profile, PrekeyProfile: pp, PrekeyProfileSecret: ps}
 	r.PrekeyMessages, r.PrekeySecrets = prekeyMessages(t, d.tag, n)
 	return r
+}
+
+// TestReconnect restarts the XMPP server under a component run by
+// RunReconnecting and checks that it comes back and keeps its storage.
+func TestReconnect(t *testing.T) {
+	bed := testbed.Start(t, testbed.Options{
+		Accounts:   testbed.Users("alice"),
+		Components: []testbed.Component{{Name: serverName}},
+	})
+	s, err := New(Config{Name: serverName, DataDir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.RunReconnecting(ctx, bed.ComponentAddr, bed.Secret(serverName)) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("RunReconnecting: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("RunReconnecting did not stop")
+		}
+	}()
+	publish := func(n int) *device {
+		alice := dialClient(t, bed, "alice", "laptop")
+		d := newDevice(t, "alice@localhost", "x")
+		d.full = alice.sess.LocalAddr()
+		d.profile, _ = otr4.NewClientProfile(d.id, d.tag, "4", time.Now().Add(time.Hour))
+		// The component may still be (re)connecting: retry the first DAKE.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var info discoInfoResult
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			err := alice.sess.UnmarshalIQElement(ctx, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: NSDiscoInfo, Local: "query"}}),
+				stanza.IQ{To: jid.MustParse(serverName), Type: stanza.GetIQ}, &info)
+			cancel()
+			if err == nil && len(info.Identities) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("component not reachable: %v", err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if res, err := d.dake(t, alice.transport(), s.Fingerprint(), realTimeRequest(t, d, n), nil); err != nil || res.Kind != prekey.ResultSuccess {
+			t.Fatalf("publish: %v %v", res, err)
+		}
+		return d
+	}
+	first := publish(1)
+	if err := bed.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	second := publish(2)
+	for d, want := range map[*device]int{first: 1, second: 2} {
+		if n, _ := s.Stored("alice@localhost", d.tag); n != want {
+			t.Fatalf("%d stored, want %d", n, want)
+		}
+	}
 }

@@ -138,7 +138,12 @@ func (s *Server) Handle(from jid.JID, body string) []string {
 		}
 		a.last = now
 		msg, done, err := a.a.Add(body, now)
+		if errors.Is(err, prekey.ErrTooLarge) {
+			log.Warn("refused an oversized fragmented message", "err", err)
+			return s.send(s.abort(full, 0))
+		}
 		if err != nil {
+			// "Discard the (illegal) fragment": no answer to a fragment.
 			log.Warn("dropped a fragment", "err", err)
 			return nil
 		}
@@ -268,7 +273,7 @@ func (s *Server) handleDAKE3(log *slog.Logger, from jid.JID, b []byte) []byte {
 		return e.s.StorageStatus(uint32(n))
 	}
 	p := req.Publication
-	n, err := s.store.publish(bare, req.InstanceTag, p)
+	n, err := s.store.publish(bare, req.InstanceTag, req.ClientProfile, p)
 	if err != nil {
 		log.Warn("publication not stored", "err", err)
 		return e.s.Failure()

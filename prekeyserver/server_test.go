@@ -150,11 +150,48 @@ func TestRefusals(t *testing.T) {
 		d := newDevice(t, "alice@localhost", "a")
 		refused(t, s, d, d.publishRequest(t, 3), tamperPublication(func(n int) int { return n - 1 }))
 	})
-	t.Run("tampered proof", func(t *testing.T) {
+	t.Run("tampered proof bytes", func(t *testing.T) {
 		// The last proof is the profile's ECDH proof; its v ends 64 bytes
-		// before the MAC.
+		// before the MAC (which then fails too).
 		d := newDevice(t, "alice@localhost", "b")
 		refused(t, s, d, d.publishRequest(t, 3), tamperPublication(func(n int) int { return n - 64 - 10 }))
+	})
+	t.Run("proofs with a valid MAC that do not hold", func(t *testing.T) {
+		// A client that does not know the secrets: proofs made with the
+		// secrets of other prekey messages, correctly MAC'd.
+		d := newDevice(t, "alice@localhost", "b2")
+		req := d.publishRequest(t, 3)
+		req.PrekeySecrets[0], req.PrekeySecrets[1] = req.PrekeySecrets[1], req.PrekeySecrets[0]
+		req.SkipChecks = true
+		refused(t, s, d, req, nil)
+	})
+	t.Run("prekey profile proof that does not hold", func(t *testing.T) {
+		d := newDevice(t, "alice@localhost", "b3")
+		req := d.publishRequest(t, 1)
+		_, req.PrekeyProfileSecret, _ = otr4.NewPrekeyProfile(rand.Reader, d.id, d.tag, testNow.Add(24*3600e9))
+		req.SkipChecks = true
+		refused(t, s, d, req, nil)
+	})
+	t.Run("oversized in fragments", func(t *testing.T) {
+		d := newDevice(t, "alice@localhost", "f")
+		tr := func(from jid.JID, body string) []string {
+			frags, err := prekey.Fragment(rand.Reader, body, 8000, d.tag, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, f := range frags {
+				out = append(out, s.Handle(from, f)...)
+			}
+			return out
+		}
+		res, err := d.dake(t, tr, s.Fingerprint(), d.publishRequest(t, 200), nil)
+		if !errors.Is(err, prekey.ErrFailure) || res.Kind != prekey.ResultFailure {
+			t.Fatalf("want an authenticated Failure, got %v %v", res, err)
+		}
+		if n, _ := s.Stored(d.bare, d.tag); n != 0 {
+			t.Fatalf("%d stored", n)
+		}
 	})
 	t.Run("profile signed by another key", func(t *testing.T) {
 		d := newDevice(t, "alice@localhost", "c")
@@ -260,4 +297,58 @@ func TestKeyFile(t *testing.T) {
 		t.Fatal("the damaged key file was overwritten")
 	}
 	_ = fp
+}
+
+func TestProfileKeyConsistency(t *testing.T) {
+	s := newServer(t, t.TempDir(), Limits{})
+	fp := s.Fingerprint()
+	d := newDevice(t, "alice@localhost", "laptop")
+	bob := jid.MustParse("bob@localhost/pc")
+
+	// Prekey messages alone, before any client profile: refused.
+	ms, ss := prekeyMessages(t, d.tag, 2)
+	only := &prekey.PublishRequest{PrekeyMessages: ms, PrekeySecrets: ss}
+	if _, err := d.dake(t, direct(s), fp, only, nil); !errors.Is(err, prekey.ErrFailure) {
+		t.Fatalf("prekey messages without a profile: %v", err)
+	}
+	// Profiles first, then prekey messages alone: accepted.
+	pr := d.publishRequest(t, 0)
+	if res, err := d.dake(t, direct(s), fp, pr, nil); err != nil || res.Kind != prekey.ResultSuccess {
+		t.Fatal(res, err)
+	}
+	if res, err := d.dake(t, direct(s), fp, only, nil); err != nil || res.Kind != prekey.ResultSuccess {
+		t.Fatal(res, err)
+	}
+	if n, _ := s.Stored(d.bare, d.tag); n != 2 {
+		t.Fatalf("%d stored", n)
+	}
+	// The device gets a new long-term key and publishes only its new client
+	// profile: the old prekey profile (signed by the old key) is dropped,
+	// so no invalid ensemble is handed out and the prekey messages stay.
+	nd := newDevice(t, "alice@localhost", "laptop")
+	nd.tag = d.tag
+	nd.profile, _ = otr4.NewClientProfile(nd.id, d.tag, "4", testNow.Add(24*3600e9))
+	if res, err := nd.dake(t, direct(s), fp, &prekey.PublishRequest{ClientProfile: nd.profile}, nil); err != nil || res.Kind != prekey.ResultSuccess {
+		t.Fatal(res, err)
+	}
+	if _, ok := retrieve(t, direct(s), bob, 0x1234, "alice@localhost").(*prekey.NoEnsembles); !ok {
+		t.Fatal("an ensemble with a stale prekey profile was handed out")
+	}
+	if n, _ := s.Stored(d.bare, d.tag); n != 2 {
+		t.Fatalf("%d stored", n)
+	}
+	// The old key can no longer add prekey messages for this device.
+	ms2, ss2 := prekeyMessages(t, d.tag, 1)
+	if _, err := d.dake(t, direct(s), fp, &prekey.PublishRequest{PrekeyMessages: ms2, PrekeySecrets: ss2}, nil); !errors.Is(err, prekey.ErrFailure) {
+		t.Fatalf("old key: %v", err)
+	}
+	// With a new prekey profile, ensembles are complete again.
+	pp, ps, _ := otr4.NewPrekeyProfile(rand.Reader, nd.id, d.tag, testNow.Add(24*3600e9))
+	if _, err := nd.dake(t, direct(s), fp, &prekey.PublishRequest{PrekeyProfile: pp, PrekeyProfileSecret: ps}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, ok := retrieve(t, direct(s), bob, 0x1234, "alice@localhost").(*prekey.EnsembleRetrieval)
+	if !ok || len(r.Ensembles) != 1 || r.Ensembles[0].Validate(testNow) != nil {
+		t.Fatalf("%#v", r)
+	}
 }

@@ -33,7 +33,8 @@ var (
 	// ErrStorageFull: accepting a publication would exceed a storage limit.
 	ErrStorageFull = errors.New("prekeyserver: storage limit reached")
 	// ErrNoProfile: prekey messages or a prekey profile arrived for a
-	// device whose client profile the server does not have.
+	// device whose client profile (with the key that ran the DAKE) the
+	// server does not have.
 	ErrNoProfile = errors.New("prekeyserver: no client profile stored for this device")
 )
 
@@ -62,9 +63,15 @@ func (s *store) close() error { return s.db.Close() }
 
 func tagKey(t otr4.InstanceTag) []byte { return binary.BigEndian.AppendUint32(nil, uint32(t)) }
 
-// publish stores a verified publication for the device (bare, tag) in one
-// transaction: all of it or, on error, nothing.
-func (s *store) publish(bare string, tag otr4.InstanceTag, p *prekey.Publication) (stored int, err error) {
+// publish stores a verified publication for the device (bare, tag), whose
+// DAKE was run with the client profile auth, in one transaction: all of it
+// or, on error, nothing.
+//
+// A publication without a client profile is only accepted when the stored
+// client profile has the key that ran the DAKE. A new client profile with
+// another key than the stored one drops the stored prekey profile (signed
+// by the old key) unless the publication brings a new one.
+func (s *store) publish(bare string, tag otr4.InstanceTag, auth *otr4.ClientProfile, p *prekey.Publication) (stored int, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		users := tx.Bucket(bucketUsers)
 		user := users.Bucket([]byte(bare))
@@ -84,11 +91,17 @@ func (s *store) publish(bare string, tag otr4.InstanceTag, p *prekey.Publication
 				return err
 			}
 		}
+		old := storedProfile(dev)
 		if p.ClientProfile != nil {
+			if old != nil && old.Fingerprint() != p.ClientProfile.Fingerprint() && p.PrekeyProfile == nil {
+				if err := dev.Delete(keyPrekey); err != nil {
+					return err
+				}
+			}
 			if err := dev.Put(keyClient, p.ClientProfile.Marshal()); err != nil {
 				return err
 			}
-		} else if dev.Get(keyClient) == nil {
+		} else if old == nil || old.Fingerprint() != auth.Fingerprint() {
 			return ErrNoProfile
 		}
 		if p.PrekeyProfile != nil {
@@ -212,4 +225,16 @@ func countBuckets(b *bolt.Bucket) int {
 	n := 0
 	_ = b.ForEachBucket(func([]byte) error { n++; return nil })
 	return n
+}
+
+func storedProfile(dev *bolt.Bucket) *otr4.ClientProfile {
+	b := dev.Get(keyClient)
+	if b == nil {
+		return nil
+	}
+	p, _, err := otr4.ParseClientProfile(b)
+	if err != nil {
+		return nil
+	}
+	return p
 }

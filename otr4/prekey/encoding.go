@@ -2,6 +2,7 @@ package prekey
 
 import (
 	"encoding/base64"
+	"errors"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -26,7 +27,7 @@ const MaxEncodedLen = 4 << 20
 // in a single ".", with no whitespace.
 func Decode(s string) ([]byte, error) {
 	if len(s) > MaxEncodedLen {
-		return nil, fmt.Errorf("%w: %d bytes encoded", ErrMalformed, len(s))
+		return nil, fmt.Errorf("%w: %d bytes encoded", ErrTooLarge, len(s))
 	}
 	body, ok := strings.CutSuffix(s, ".")
 	if !ok {
@@ -77,14 +78,20 @@ func NewAssembler(own otr4.InstanceTag, maxMessage int) *Assembler {
 }
 
 // Add processes one received fragment. When it completes a message it
-// returns the encoded message and true.
+// returns the encoded message and true. A fragment that would make a
+// message (or the buffered fragments) exceed the limits gives ErrTooLarge
+// and discards that partial message; other rejected fragments give
+// ErrMalformed.
 func (a *Assembler) Add(frag string, now time.Time) (string, bool, error) {
 	if !IsFragment(frag) {
 		return "", false, fmt.Errorf("%w: not a ?OTRP| fragment", ErrMalformed)
 	}
 	msg, done, err := a.a.Add(frag, now)
+	if errors.Is(err, fragment.ErrLimit) {
+		return "", false, fmt.Errorf("%w: %v", ErrTooLarge, err)
+	}
 	if err != nil {
-		return "", false, fmt.Errorf("prekey: %w", err)
+		return "", false, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return msg, done, nil
 }

@@ -35,6 +35,8 @@ var (
 	// secret existed, or with a MAC that did not verify; it may come from
 	// anyone.
 	ErrUnauthenticatedFailure = errors.New("prekey: unauthenticated failure message from the prekey server")
+	// ErrTooLarge: a message or its fragments exceed a size limit.
+	ErrTooLarge = errors.New("prekey: message too large")
 	// ErrBadRequest: a Publication or Request given to this package is
 	// inconsistent (missing secrets, mismatched instance tags, too many
 	// prekey messages).
