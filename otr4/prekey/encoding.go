@@ -2,8 +2,8 @@ package prekey
 
 import (
 	"encoding/base64"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"strings"

@@ -193,3 +193,33 @@ func TestPhi(t *testing.T) {
 		t.Fatalf("phi = %q", got)
 	}
 }
+
+func TestAssemblerLimit(t *testing.T) {
+	b := make([]byte, 6000)
+	rand.Read(b)
+	frags, err := Fragment(rand.Reader, Encode(b), 1000, 0x100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAssembler(0, 4000)
+	var sawLimit bool
+	for _, f := range frags {
+		_, done, err := a.Add(f, testNow)
+		if done {
+			t.Fatal("a message over the limit was reassembled")
+		}
+		if errors.Is(err, ErrTooLarge) {
+			sawLimit = true
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !sawLimit {
+		t.Fatal("no ErrTooLarge")
+	}
+	if _, _, err := a.Add("?OTRP|zz|100|0,1,1,A,", testNow); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("malformed fragment: %v", err)
+	}
+}
