@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -132,6 +133,12 @@ func parse(name string, src []byte, env Env) (*Config, toml.MetaData, error) {
 		return nil, toml.MetaData{}, &Error{File: name, Msg: "file is not UTF-8"}
 	}
 	ix := indexLines(string(src))
+	var generic map[string]any
+	if _, err := toml.Decode(string(src), &generic); err == nil {
+		if key, msg := typeCheck(generic, reflect.TypeOf(*c), ""); msg != "" {
+			return nil, toml.MetaData{}, &Error{File: name, Line: ix.line(key), Key: key, Msg: msg}
+		}
+	}
 	md, err := toml.Decode(string(src), c)
 	if err != nil {
 		var pe toml.ParseError

@@ -1,0 +1,106 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+var durationType = reflect.TypeOf(Duration{})
+
+// typeCheck compares the generically decoded document with the Config struct before the real
+// decoding. The TOML library reports a wrongly typed value with the line of the key's last
+// occurrence, which is wrong inside arrays of tables ([[account]]); this check knows the
+// element index, so the line index finds the right line. Unknown keys are left to
+// MetaData.Undecoded.
+func typeCheck(v any, t reflect.Type, path string) (key, msg string) {
+	want := ""
+	switch {
+	case t == durationType:
+		if _, ok := v.(string); !ok {
+			want = "a duration string such as \"10s\""
+		}
+	case t.Kind() == reflect.Pointer:
+		return typeCheck(v, t.Elem(), path)
+	case t.Kind() == reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			want = "a table"
+			break
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+			if fv, present := m[tag]; present && tag != "" {
+				if k, msg := typeCheck(fv, f.Type, join(path, tag)); msg != "" {
+					return k, msg
+				}
+			}
+		}
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		items, ok := v.([]map[string]any)
+		if !ok {
+			want = fmt.Sprintf("an array of tables ([[%s]])", path)
+			break
+		}
+		for i, it := range items {
+			if k, msg := typeCheck(it, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); msg != "" {
+				return k, msg
+			}
+		}
+	case t.Kind() == reflect.Slice:
+		items, ok := v.([]any)
+		if !ok {
+			want = "an array"
+			break
+		}
+		for i, it := range items {
+			if k, msg := typeCheck(it, t.Elem(), path); msg != "" {
+				return k, fmt.Sprintf("element %d: %s", i+1, msg)
+			}
+		}
+	case t.Kind() == reflect.String:
+		if _, ok := v.(string); !ok {
+			want = "a string"
+		}
+	case t.Kind() == reflect.Int:
+		if _, ok := v.(int64); !ok {
+			want = "an integer"
+		}
+	case t.Kind() == reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			want = "true or false"
+		}
+	}
+	if want != "" {
+		return path, fmt.Sprintf("want %s, have %s", want, tomlTypeName(v))
+	}
+	return "", ""
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func tomlTypeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "a table"
+	case []map[string]any:
+		return "an array of tables"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("a %T", v)
+}
