@@ -102,9 +102,10 @@ func (p *Point) SetBytes(b []byte) common.Status {
 	}
 	// ScalarMult drops any torsion component (it goes through the
 	// 4-isogeny), so [1]q == q exactly when q is in the prime-order subgroup.
+	// The encoding is public, so the variable-time IsEqual is fine here.
 	var one goldilocks.Scalar
 	one[0] = 1
-	if !equal(curve.ScalarMult(&one, q), q) {
+	if !curve.ScalarMult(&one, q).IsEqual(q) {
 		return common.SmallOrder
 	}
 	p.p = *q
