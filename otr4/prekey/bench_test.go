@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"math/big"
 	"testing"
+	"time"
 
 	"otrchat/otr4"
 	"otrchat/otr4/internal/curve"
@@ -34,6 +35,7 @@ func BenchmarkPublish100Proofs(b *testing.B) {
 	ys, yPub, yPts, bs, bPub := proofInputs(b, 100)
 	m := make([]byte, 64)
 	b.ResetTimer()
+	defer measureCPU(b)()
 	for b.Loop() {
 		pe, err := proveECDH(rand.Reader, ys, yPub, m, usageProofMessageECDH)
 		if err != nil {
@@ -52,6 +54,7 @@ func BenchmarkPublish100Proofs(b *testing.B) {
 func BenchmarkProveECDH100(b *testing.B) {
 	ys, yPub, _, _, _ := proofInputs(b, 100)
 	m := make([]byte, 64)
+	defer measureCPU(b)()
 	for b.Loop() {
 		if _, err := proveECDH(rand.Reader, ys, yPub, m, usageProofMessageECDH); err != nil {
 			b.Fatal(err)
@@ -62,6 +65,7 @@ func BenchmarkProveECDH100(b *testing.B) {
 func BenchmarkProveDH100(b *testing.B) {
 	_, _, _, bs, bPub := proofInputs(b, 100)
 	m := make([]byte, 64)
+	defer measureCPU(b)()
 	for b.Loop() {
 		if _, err := proveDH(rand.Reader, bs, bPub, m); err != nil {
 			b.Fatal(err)
@@ -73,6 +77,7 @@ func BenchmarkVerifyECDH100(b *testing.B) {
 	ys, yPub, yPts, _, _ := proofInputs(b, 100)
 	m := make([]byte, 64)
 	p, _ := proveECDH(rand.Reader, ys, yPub, m, usageProofMessageECDH)
+	defer measureCPU(b)()
 	for b.Loop() {
 		if !p.verify(yPts, m, usageProofMessageECDH) {
 			b.Fatal("no")
@@ -84,6 +89,7 @@ func BenchmarkVerifyDH100(b *testing.B) {
 	_, _, _, bs, bPub := proofInputs(b, 100)
 	m := make([]byte, 64)
 	p, _ := proveDH(rand.Reader, bs, bPub, m)
+	defer measureCPU(b)()
 	for b.Loop() {
 		if !p.verify(bPub, m) {
 			b.Fatal("no")
@@ -94,6 +100,7 @@ func BenchmarkVerifyDH100(b *testing.B) {
 // BenchmarkKeyGeneration100 is the key-pair generation for 100 prekey
 // messages, reported separately from the proofs.
 func BenchmarkKeyGeneration100(b *testing.B) {
+	defer measureCPU(b)()
 	for b.Loop() {
 		for i := 0; i < 100; i++ {
 			if _, _, err := otr4.NewPrekeyMessage(rand.Reader, 0x100); err != nil {
@@ -125,16 +132,21 @@ func BenchmarkPublish100Messages(b *testing.B) {
 		return c, sess, d2
 	}
 	b.Run("client", func(b *testing.B) {
+		var cpu time.Duration
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			c, _, d2 := setup()
 			b.StartTimer()
+			t0 := cpuTime()
 			if _, _, err := c.Receive(d2); err != nil {
 				b.Fatal(err)
 			}
+			cpu += cpuTime() - t0
 		}
+		b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 	})
 	b.Run("server", func(b *testing.B) {
+		var cpu time.Duration
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			c, sess, d2 := setup()
@@ -143,9 +155,12 @@ func BenchmarkPublish100Messages(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
+			t0 := cpuTime()
 			if _, err := sess.HandleDAKE3(d3); err != nil {
 				b.Fatal(err)
 			}
+			cpu += cpuTime() - t0
 		}
+		b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 	})
 }
