@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -250,4 +251,55 @@ func FuzzParseProcAddr(f *testing.F) {
 			t.Fatalf("parseProcAddr(%q) = %v", s, ap)
 		}
 	})
+}
+
+// TestReapStale: a server directory whose owner died has its process
+// group killed and is removed; one whose owner lives is left alone.
+func TestReapStale(t *testing.T) {
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	deadPID := dead.Process.Pid
+
+	orphanDir, err := os.MkdirTemp("", dirPrefix+"reaptest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(orphanDir) })
+	liveDir, err := os.MkdirTemp("", dirPrefix+"reaptest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(liveDir) })
+
+	// A stand-in server whose command line names its directory.
+	srv := exec.Command("sh", "-c", "sleep 60; : "+orphanDir)
+	p, err := startProc(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.stop(time.Second) })
+	for dir, owner := range map[string]int{orphanDir: deadPID, liveDir: os.Getpid()} {
+		if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(owner)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, pgroupFile), []byte(strconv.Itoa(p.pgid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	reapStale()
+
+	if _, err := os.Stat(orphanDir); !os.IsNotExist(err) {
+		t.Errorf("orphaned directory still there: %v", err)
+	}
+	if _, err := os.Stat(liveDir); err != nil {
+		t.Errorf("directory of a live owner removed: %v", err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("orphaned server process not killed")
+	}
 }
