@@ -10,6 +10,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -187,3 +188,48 @@ var ErrInvalid = errors.New("config: invalid configuration")
 
 // Is reports whether target is ErrInvalid.
 func (e *Error) Is(target error) bool { return target == ErrInvalid }
+
+// ContactSettings are the policies in force for one contact: the per-contact overrides of
+// [[contact]] over the defaults.
+type ContactSettings struct {
+	Instance          InstancePolicy
+	Mode              Mode
+	RequireEncryption bool
+}
+
+// For returns the settings for a contact's bare JID (compared case-insensitively).
+func (c *Config) For(contact string) ContactSettings {
+	s := ContactSettings{Instance: c.Policy.Instance, Mode: c.OTR.Mode, RequireEncryption: c.OTR.RequireEncryption}
+	for _, cp := range c.Contacts {
+		if !strings.EqualFold(cp.JID, contact) {
+			continue
+		}
+		if cp.Instance != "" {
+			s.Instance = cp.Instance
+		}
+		if cp.Mode != "" {
+			s.Mode = cp.Mode
+		}
+		if cp.RequireEncryption != nil {
+			s.RequireEncryption = *cp.RequireEncryption
+		}
+	}
+	return s
+}
+
+// ResourceFor is the resource an account binds: its own, else the top-level one.
+func (c *Config) ResourceFor(a Account) string {
+	if a.Resource != "" {
+		return a.Resource
+	}
+	return c.Resource
+}
+
+// PrekeyServerFor is the prekey server JID of an account: its own, else prekey_server.jid;
+// "" means it is to be discovered on the account's server.
+func (c *Config) PrekeyServerFor(a Account) string {
+	if a.PrekeyServer != "" {
+		return a.PrekeyServer
+	}
+	return c.PrekeyServer.JID
+}

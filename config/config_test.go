@@ -304,3 +304,46 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestPerContactAndAccountResolution(t *testing.T) {
+	src := `
+resource = "top"
+[[account]]
+jid = "a@x"
+resource = "own"
+prekey_server = "pk.x"
+[[account]]
+jid = "b@y"
+[prekey_server]
+jid = "pk.default"
+[policy]
+instance = "RECENT"
+[otr]
+require_encryption = true
+[[contact]]
+jid = "Bob@Example.net"
+instance = "MULTICASTING"
+require_encryption = false
+[[contact]]
+jid = "carol@example.net"
+mode = "interactive-only"
+`
+	c, err := Parse("t", []byte(src), testEnv)
+	must(t, err)
+	cases := map[string]ContactSettings{
+		"bob@example.net":   {Instance: InstanceMulticasting, Mode: ModeStandalone, RequireEncryption: false},
+		"carol@example.net": {Instance: InstanceRecent, Mode: ModeInteractiveOnly, RequireEncryption: true},
+		"dave@example.net":  {Instance: InstanceRecent, Mode: ModeStandalone, RequireEncryption: true},
+	}
+	for jid, want := range cases {
+		if got := c.For(jid); got != want {
+			t.Errorf("%s: %+v, want %+v", jid, got, want)
+		}
+	}
+	if c.ResourceFor(c.Accounts[0]) != "own" || c.ResourceFor(c.Accounts[1]) != "top" {
+		t.Error("ResourceFor")
+	}
+	if c.PrekeyServerFor(c.Accounts[0]) != "pk.x" || c.PrekeyServerFor(c.Accounts[1]) != "pk.default" {
+		t.Error("PrekeyServerFor")
+	}
+}
