@@ -394,7 +394,8 @@ func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", c.cfg.Addr)
 	}
-	return dial.Client(ctx, "tcp", c.account)
+	d := dial.Dialer{Dialer: net.Dialer{Resolver: c.cfg.Resolver}, NoTLS: true}
+	return d.Dial(ctx, "tcp", c.account)
 }
 
 // runSession makes one connection and serves it until it breaks or ctx is

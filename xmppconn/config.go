@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -22,6 +23,9 @@ type Config struct {
 	// Addr overrides the server address ("host:port"). Empty: the address is
 	// found with DNS SRV records of the JID's domain (RFC 6120 §3.2).
 	Addr string
+	// Resolver looks up the SRV records when Addr is empty (nil: the
+	// system resolver). Only _xmpp-client._tcp (STARTTLS) records are used.
+	Resolver *net.Resolver
 	// TLS is the STARTTLS configuration. Nil: certificates are verified
 	// against RootCAs (nil: the system roots) for the JID's domain.
 	TLS     *tls.Config
