@@ -1,6 +1,7 @@
 package prekeyclient
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -53,6 +54,9 @@ func (r *reassembler) add(body string, now time.Time) (msg []byte, complete bool
 	msg, err = prekey.Decode(body)
 	if err != nil {
 		return nil, false, err
+	}
+	if len(msg) == 0 {
+		return nil, false, errors.New("prekeyclient: empty message")
 	}
 	return msg, true, nil
 }
