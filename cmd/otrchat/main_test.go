@@ -188,3 +188,33 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestKeysCreateV3CompatibleKeepingForgingSecret(t *testing.T) {
+	h := newHarness(t)
+	h.vars["P"] = "pw"
+	cfg := h.write("c.toml", "[otr]\nmode = \"v3-compatible\"\nversions = [3, 4]\n[keystore]\npassphrase = \"env\"\npassphrase_env = \"P\"\n", 0o600)
+	out := h.ok("keys", "create", "-config", cfg, "-account", "carol@example.com", "-keep-forging-secret")
+	m := createdRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("%q", out)
+	}
+	if show := h.ok("keys", "show", "-config", cfg); !strings.Contains(show, m[3]) {
+		t.Fatalf("keys show:\n%s", show)
+	}
+	s, err := keystore.Open(filepath.Join(h.home, ".local/share/otrchat/keys.db"), []byte("pw"), nil)
+	must(t, err)
+	defer s.Close()
+	tag, _ := parseTag(m[1])
+	id, err := s.Identity("carol@example.com", tag)
+	must(t, err)
+	if len(id.ForgingSecret) != keystore.SeedSize {
+		t.Fatalf("forging secret not kept: %d bytes", len(id.ForgingSecret))
+	}
+	cp, err := s.ClientProfile("carol@example.com", tag)
+	must(t, err)
+	p, _, err := otr4.ParseClientProfile(cp.Encoded)
+	must(t, err)
+	if p.Versions != "34" {
+		t.Fatalf("client profile versions %q, want \"34\"", p.Versions)
+	}
+}
