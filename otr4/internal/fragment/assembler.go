@@ -12,7 +12,8 @@ type Limits struct {
 	// MaxMessageBytes is the largest reassembled message, in bytes.
 	MaxMessageBytes int
 	// MaxBufferedBytes bounds the bytes held across all partial messages.
-	// Each stored piece counts its length plus PieceOverhead.
+	// Each stored piece counts its length plus PieceOverhead, so a message
+	// of n bytes in k pieces needs n + k*PieceOverhead of it.
 	MaxBufferedBytes int
 	// MaxPending is the most partial messages held at once.
 	MaxPending int

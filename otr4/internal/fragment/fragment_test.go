@@ -9,41 +9,15 @@ import (
 	"time"
 )
 
-// The example of otrv4.md "Receiving Fragments" (and of otrv3-protocol.txt
-// "Fragmentation"), with the spec's line breaks removed.
-const specMessage = "?OTR:AAMDJ+MVmSfjFZcAAAAAAQAAAAIAAADA1g5IjD1ZGLDVQEyCgCyn9hb" +
-	"rL3KAbGDdzE2ZkMyTKl7XfkSxh8YJnudstiB74i4BzT0W2haClg6dMary/jo" +
-	"9sMudwmUdlnKpIGEKXWdvJKT+hQ26h9nzMgEditLB8vjPEWAJ6gBXvZrY6ZQ" +
-	"rx3gb4v0UaSMOMiR5sB7Eaulb2Yc6RmRnnlxgUUC2alosg4WIeFN951PLjSc" +
-	"ajVba6dqlDi+q1H5tPvI5SWMN7PCBWIJ41+WvF+5IAZzQZYgNaVLbAAAAAAA" +
-	"AAAEAAAAHwNiIi5Ms+4PsY/L2ipkTtquknfx6HodLvk3RAAAAAA==."
-
-var specFragmentsV4 = []string{
-	"?OTR|3c5b5f03|5a73a599|27e31597,00001,00003,?OTR:AAMDJ+MVmSfjFZcAAAAA" +
-		"AQAAAAIAAADA1g5IjD1ZGLDVQEyCgCyn9hbrL3KAbGDdzE2ZkMyTKl7XfkSx" +
-		"h8YJnudstiB74i4BzT0W2haClg6dMary/jo9sMudwmUdlnKpIGEKXWdvJKT+" +
-		"hQ26h9nzMgEditLB8v,",
-	"?OTR|3c5b5f03|5a73a599|27e31597,00002,00003,jPEWAJ6gBXvZrY6ZQrx3gb4v0" +
-		"UaSMOMiR5sB7Eaulb2Yc6RmRnnlxgUUC2alosg4WIeFN951PLjScajVba6dq" +
-		"lDi+q1H5tPvI5SWMN7PCBWIJ41+WvF+5IAZzQZYgNaVLbAAAAAAAAAAEAAAA" +
-		"HwNiIi5Ms+4PsY/L2i,",
-	"?OTR|3c5b5f03|5a73a599|27e31597,00003,00003,pkTtquknfx6HodLvk3RAAAAAA" +
-		"==.,",
-}
-
-// The same example in otrv3-protocol.txt, without the identifier.
-var specFragmentsV3 = []string{
-	"?OTR|5a73a599|27e31597,00001,00003,?OTR:AAMDJ+MVmSfjFZcAAAAA" +
-		"AQAAAAIAAADA1g5IjD1ZGLDVQEyCgCyn9hbrL3KAbGDdzE2ZkMyTKl7XfkSx" +
-		"h8YJnudstiB74i4BzT0W2haClg6dMary/jo9sMudwmUdlnKpIGEKXWdvJKT+" +
-		"hQ26h9nzMgEditLB8v,",
-	"?OTR|5a73a599|27e31597,00002,00003,jPEWAJ6gBXvZrY6ZQrx3gb4v0" +
-		"UaSMOMiR5sB7Eaulb2Yc6RmRnnlxgUUC2alosg4WIeFN951PLjScajVba6dq" +
-		"lDi+q1H5tPvI5SWMN7PCBWIJ41+WvF+5IAZzQZYgNaVLbAAAAAAAAAAEAAAA" +
-		"HwNiIi5Ms+4PsY/L2i,",
-	"?OTR|5a73a599|27e31597,00003,00003,pkTtquknfx6HodLvk3RAAAAAA" +
-		"==.,",
-}
+// The examples of otrv4.md "Receiving Fragments" and otrv3-protocol.txt
+// "Fragmentation", from testdata (see vectors_test.go).
+var (
+	specV4          = mustReadVector("otrv4-example.txt")
+	specV3          = mustReadVector("otrv3-example.txt")
+	specMessage     = specV4.message
+	specFragmentsV4 = specV4.fragments
+	specFragmentsV3 = specV3.fragments
+)
 
 const (
 	alice = 0x5a73a599
@@ -107,25 +81,6 @@ func TestSpecExampleAssemble(t *testing.T) {
 		if err != nil || done != (i == 2) || (done && got != specMessage) {
 			t.Fatalf("step %d: %q %v %v", i, got, done, err)
 		}
-	}
-}
-
-// TestSplitSpecExample splits the spec's message with the spec's piece sizes
-// and gets the spec's fragments.
-func TestSplitSpecExample(t *testing.T) {
-	got, err := Split(specMessage, len(specFragmentsV4[0]), 0x3c5b5f03, alice, bob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(got, "\n") != strings.Join(specFragmentsV4, "\n") {
-		t.Fatalf("Split:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(specFragmentsV4, "\n"))
-	}
-	got, err = FormatV3.Split(specMessage, len(specFragmentsV3[0]), 0x3c5b5f03, alice, bob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(got, "\n") != strings.Join(specFragmentsV3, "\n") {
-		t.Fatalf("Split v3:\n%s", strings.Join(got, "\n"))
 	}
 }
 

@@ -23,8 +23,10 @@ func isSentinel(err error) bool {
 // the spec's constraints, and that the canonical encoding parses back to the
 // same fragment.
 func FuzzParse(f *testing.F) {
-	for _, s := range append(append([]string{}, specFragmentsV4...), specFragmentsV3...) {
-		f.Add(s)
+	for _, v := range allVectors(f) {
+		for _, s := range v.fragments {
+			f.Add(s)
+		}
 	}
 	f.Add("?OTR,1,2,abc,")
 	f.Add("?OTRP|1|2|3,00001,00001,AAQD.,")
@@ -57,8 +59,9 @@ func FuzzParse(f *testing.F) {
 // concatenation, in index order, of pieces that Add accepted for that
 // message.
 func FuzzAssemblerAdd(f *testing.F) {
-	f.Add(strings.Join(specFragmentsV4, "\n"), uint8(0))
-	f.Add(strings.Join(specFragmentsV3, "\n"), uint8(1))
+	for i, v := range allVectors(f) {
+		f.Add(strings.Join(v.fragments, "\n"), uint8(i))
+	}
 	f.Add(specFragmentsV4[2]+"\n"+specFragmentsV4[0]+"\n"+specFragmentsV4[0]+"\n"+specFragmentsV4[1], uint8(2))
 	f.Add("?OTR,1,2,a,\n?OTR,2,2,b,\n?OTR|1|100|0,1,1,x,", uint8(3))
 	f.Add("?OTR|1|100|0,1,3,x,\n?OTR|1|100|0,2,2,x,\n?OTR|1|100|0,3,3,y,", uint8(4))
