@@ -235,11 +235,14 @@ func (s *Server) handleDAKE1(log *slog.Logger, from jid.JID, b []byte, now time.
 	}
 	d2, err := e.s.HandleDAKE1(b)
 	if err != nil {
+		// No shared secret with this DAKE-1's sender: an unauthenticated
+		// Failure, and any earlier DAKE of this JID is over.
 		log.Warn("refused DAKE-1", "err", err)
-		if s.sessions[full] == nil {
-			return prekey.UnauthenticatedFailure(peekTag(b))
+		if old := s.sessions[full]; old != nil {
+			old.s.Close()
+			delete(s.sessions, full)
 		}
-		return s.abort(full, peekTag(b))
+		return prekey.UnauthenticatedFailure(peekTag(b))
 	}
 	e.last = now
 	s.sessions[full] = e

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
@@ -350,5 +351,17 @@ func TestProfileKeyConsistency(t *testing.T) {
 	r, ok := retrieve(t, direct(s), bob, 0x1234, "alice@localhost").(*prekey.EnsembleRetrieval)
 	if !ok || len(r.Ensembles) != 1 || r.Ensembles[0].Validate(testNow) != nil {
 		t.Fatalf("%#v", r)
+	}
+}
+
+// TestDAKE1Refused: a DAKE-1 with an expired client profile gets an
+// unauthenticated Failure for its instance tag, which the client reports.
+func TestDAKE1Refused(t *testing.T) {
+	s := newServer(t, t.TempDir(), Limits{})
+	d := newDevice(t, "alice@localhost", "laptop")
+	d.profile, _ = otr4.NewClientProfile(d.id, d.tag, "4", testNow.Add(-time.Minute))
+	res, err := d.dake(t, direct(s), s.Fingerprint(), prekey.StorageRequest{}, nil)
+	if !errors.Is(err, prekey.ErrUnauthenticatedFailure) || res.Kind != prekey.ResultFailure {
+		t.Fatalf("%v %v", res, err)
 	}
 }
