@@ -2,6 +2,9 @@ package xmppconn_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -11,6 +14,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"otrchat/internal/testbed"
+	"otrchat/xmppconn"
 )
 
 // fakeDNS answers, on a loopback UDP port, SRV queries for
@@ -92,5 +96,42 @@ func TestSRVLookup(t *testing.T) {
 	}
 	if got := d.c.LocalAddr().Bare(); !got.Equal(srv.JID("alice", "")) {
 		t.Fatalf("bound %v", got)
+	}
+}
+
+// TestTLSVerification: a server certificate from an unknown authority is
+// refused, and the refusal is reported in a StateEvent.
+func TestTLSVerification(t *testing.T) {
+	srv := startServer(t, testbed.KindFromEnv(), "alice")
+	cfg := config(srv, "alice", 0x1aaa0001)
+	cfg.RootCAs = x509.NewCertPool() // trusts nothing
+	c, err := xmppconn.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 16)
+	c.Subscribe(func(e xmppconn.Event) {
+		if s, ok := e.(*xmppconn.StateEvent); ok && s.Err != nil {
+			select {
+			case errs <- s.Err:
+			default:
+			}
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case err := <-errs:
+		var verr *tls.CertificateVerificationError
+		if !errors.As(err, &verr) {
+			t.Fatalf("connection failed with %v, want a certificate verification error", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no connection failure reported")
+	}
+	if c.State() == xmppconn.StateOnline {
+		t.Fatal("online with an untrusted certificate")
 	}
 }
