@@ -15,6 +15,7 @@ import (
 	"mellium.im/sasl"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
+	"mellium.im/xmpp/disco"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
@@ -321,5 +322,49 @@ func TestLoginRefused(t *testing.T) {
 	var unknownAuthority x509.UnknownAuthorityError
 	if !errors.As(err, &unknownAuthority) {
 		t.Fatalf("login without the CA: %v, want x509.UnknownAuthorityError", err)
+	}
+}
+
+// TestFeatures asks each server (XEP-0030) for what otrchat relies on:
+// carbons, ping and offline storage on the server, MAM and PEP on the
+// account.
+func TestFeatures(t *testing.T) {
+	for _, kind := range testbed.Kinds() {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users("alice")})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			alice, err := srv.Dial(ctx, "alice", "laptop")
+			if err != nil {
+				t.Fatal(err)
+			}
+			receiver(t, alice) // serves the session, so IQ replies are read
+
+			features := func(to jid.JID) map[string]bool {
+				t.Helper()
+				var reply disco.Info
+				err := alice.UnmarshalIQElement(ctx, disco.InfoQuery{}.TokenReader(), stanza.IQ{To: to, Type: stanza.GetIQ}, &reply)
+				if err != nil {
+					t.Fatalf("disco#info %s: %v", to, err)
+				}
+				got := map[string]bool{}
+				for _, f := range reply.Features {
+					got[f.Var] = true
+				}
+				return got
+			}
+			server := features(jid.MustParse(srv.Domain))
+			for _, ns := range []string{"urn:xmpp:carbons:2", "urn:xmpp:ping", "msgoffline"} {
+				if !server[ns] {
+					t.Errorf("server %s does not advertise %s", kind, ns)
+				}
+			}
+			account := features(srv.JID("alice", ""))
+			for _, ns := range []string{"urn:xmpp:mam:2", "http://jabber.org/protocol/pubsub#publish"} {
+				if !account[ns] {
+					t.Errorf("account on %s does not advertise %s", kind, ns)
+				}
+			}
+		})
 	}
 }

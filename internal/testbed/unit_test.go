@@ -5,10 +5,12 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -301,5 +303,53 @@ func TestReapStale(t *testing.T) {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("orphaned server process not killed")
+	}
+}
+
+// fakeTB records how Start ended a test instead of ending this one.
+type fakeTB struct {
+	testing.TB
+	skipped, failed bool
+	msg             string
+}
+
+func (f *fakeTB) Helper()               {}
+func (f *fakeTB) Logf(string, ...any)   {}
+func (f *fakeTB) Cleanup(fn func())     { fn() }
+func (f *fakeTB) Errorf(string, ...any) { f.failed = true }
+func (f *fakeTB) Skipf(format string, args ...any) {
+	f.skipped, f.msg = true, fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.failed, f.msg = true, fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// TestStartWithoutServer: with no server binary, Start skips a test,
+// unless $CI is set, when it fails it (and under -short it always skips).
+func TestStartWithoutServer(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no prosody, no ejabberdctl
+	for _, ci := range []string{"", "true"} {
+		t.Setenv("CI", ci)
+		for _, kind := range Kinds() {
+			f := &fakeTB{TB: t}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				Start(f, Options{Kind: kind})
+			}()
+			<-done
+			wantFail := ci != "" && !testing.Short()
+			if f.failed != wantFail || f.skipped == wantFail {
+				t.Errorf("CI=%q %s: failed=%v skipped=%v (%s)", ci, kind, f.failed, f.skipped, f.msg)
+			}
+			if !testing.Short() && !strings.Contains(f.msg, "not found in PATH") {
+				t.Errorf("CI=%q %s: message %q does not say what is missing", ci, kind, f.msg)
+			}
+		}
+	}
+	if _, err := Launch(t.Context(), Options{Kind: Prosody}); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Launch without prosody: %v, want ErrUnavailable", err)
 	}
 }
