@@ -1,6 +1,7 @@
 package prekey
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -46,10 +47,14 @@ func IsFragment(s string) bool { return strings.HasPrefix(s, fragment.PrefixPrek
 // Fragment splits an encoded message into "?OTRP|" fragments of at most
 // maxSize bytes ("Transmitting Fragments"), with a random identifier. A
 // message that fits is returned as is. sender and receiver are the instance
-// tags (0 where unknown, as for the server's own messages).
-func Fragment(rand io.Reader, encoded string, maxSize int, sender, receiver otr4.InstanceTag) ([]string, error) {
+// tags (0 where unknown, as for the server's own messages). A nil rand
+// means crypto/rand.
+func Fragment(rnd io.Reader, encoded string, maxSize int, sender, receiver otr4.InstanceTag) ([]string, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
 	var id [4]byte
-	if _, err := io.ReadFull(rand, id[:]); err != nil {
+	if _, err := io.ReadFull(rnd, id[:]); err != nil {
 		return nil, fmt.Errorf("prekey: fragment identifier: %w", err)
 	}
 	out, err := fragment.FormatPrekey.Split(encoded, maxSize, binary.BigEndian.Uint32(id[:]), uint32(sender), uint32(receiver))
