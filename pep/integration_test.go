@@ -379,3 +379,28 @@ func TestAccessModel(t *testing.T) {
 	}
 	t.Logf("stranger: %v", err)
 }
+
+// TestRestartRecovers: after the server is killed and restarted, devices
+// reconnect by themselves, send presence again and re-announce, so that
+// each side sees the other's devices online again.
+func TestRestartRecovers(t *testing.T) {
+	kind := testbed.KindFromEnv()
+	srv := testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users("alice", "bob"), StartTimeout: 40 * time.Second})
+	alice, bob := srv.JID("alice", ""), srv.JID("bob", "")
+	a1 := startDev(t, srv, "alice", "a1", tagOf(1, 1))
+	b1 := startDev(t, srv, "bob", "b1", tagOf(2, 1))
+	befriend(t, a1, b1)
+	all := []*dev{a1, b1}
+	allSee(t, all, alice, map[string]bool{"a1": true})
+	allSee(t, all, bob, map[string]bool{"b1": true})
+
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	allSee(t, all, alice, map[string]bool{"a1": false})
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	allSee(t, all, alice, map[string]bool{"a1": true})
+	allSee(t, all, bob, map[string]bool{"b1": true})
+}
