@@ -325,9 +325,9 @@ func TestLoginRefused(t *testing.T) {
 	}
 }
 
-// TestFeatures asks each server (XEP-0030) for what otrchat relies on:
-// carbons, ping and offline storage on the server, MAM and PEP on the
-// account.
+// TestFeatures asks each server for what otrchat relies on: stream
+// management in the stream features; carbons, ping and offline storage on
+// the server and MAM and PEP on the account through XEP-0030.
 func TestFeatures(t *testing.T) {
 	for _, kind := range testbed.Kinds() {
 		t.Run(string(kind), func(t *testing.T) {
@@ -337,6 +337,11 @@ func TestFeatures(t *testing.T) {
 			alice, err := srv.Dial(ctx, "alice", "laptop")
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Stream management (XEP-0198) is a stream feature, listed
+			// after authentication; mellium keeps the last list it read.
+			if _, ok := alice.Feature("urn:xmpp:sm:3"); !ok {
+				t.Errorf("%s does not offer stream management", kind)
 			}
 			receiver(t, alice) // serves the session, so IQ replies are read
 
