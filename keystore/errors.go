@@ -1,6 +1,9 @@
 package keystore
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Errors returned by this package wrap one of these where it applies, so
 // callers branch with errors.Is.
@@ -9,6 +12,9 @@ var (
 	ErrWrongPassphrase = errors.New("keystore: wrong passphrase")
 	// ErrCorrupt: the file is truncated, has flipped bytes, or is not a keystore at all.
 	ErrCorrupt = errors.New("keystore: store is corrupt")
+	// ErrTruncated: the file is shorter than its own structure says (a kind of ErrCorrupt:
+	// errors.Is matches both).
+	ErrTruncated = fmt.Errorf("%w: the file is truncated", ErrCorrupt)
 	// ErrNotExist: Open was given a path with no store; use Create.
 	ErrNotExist = errors.New("keystore: store does not exist")
 	// ErrExist: Create was given a path that already exists.

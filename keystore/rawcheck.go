@@ -90,11 +90,17 @@ func checkBolt(data []byte) error {
 		m = m1
 	}
 	if !m.ok || m.pageSize != ps {
+		if len(data) < 2*int(ps) {
+			return fmt.Errorf("%w: %d bytes cannot hold the two meta pages", ErrTruncated, len(data))
+		}
 		return corrupt("no valid bbolt meta page")
 	}
 	c := &boltChecker{data: data, ps: uint64(ps), hwm: m.hwm, visited: map[uint64]bool{}}
-	if m.hwm < 4 || m.hwm > uint64(len(data))/c.ps {
-		return corrupt(fmt.Sprintf("file is truncated: %d bytes, %d pages of %d in use", len(data), m.hwm, ps))
+	if m.hwm < 4 {
+		return corrupt("meta page names fewer than 4 pages")
+	}
+	if m.hwm > uint64(len(data))/c.ps {
+		return fmt.Errorf("%w: %d bytes, but %d pages of %d bytes are in use", ErrTruncated, len(data), m.hwm, ps)
 	}
 	if m.freelist != noFreelist {
 		if err := c.freelist(m.freelist); err != nil {

@@ -248,7 +248,7 @@ func Open(path string, passphrase []byte, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: %s has mode %04o; run chmod 600 on it", ErrPermissions, path, perm)
 	}
 	if fi.Size() == 0 {
-		return nil, fmt.Errorf("%w: %s is empty", ErrCorrupt, path)
+		return nil, fmt.Errorf("%w: %s is empty", ErrTruncated, path)
 	}
 	if len(passphrase) == 0 {
 		return nil, ErrEmptyPassphrase
@@ -310,6 +310,11 @@ func guard(fn func() error) (err error) {
 func verifyReadOnly(path string, passphrase []byte, o Options) (k *keys, check []byte, version uint32, err error) {
 	db, err := openBolt(path, true, o.LockTimeout)
 	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			if cerr := checkFile(path); errors.Is(cerr, ErrTruncated) {
+				err = cerr
+			}
+		}
 		return nil, nil, 0, err
 	}
 	defer db.Close()
@@ -324,7 +329,7 @@ func verifyReadOnly(path string, passphrase []byte, o Options) (k *keys, check [
 				return fmt.Errorf("keystore: %w", err)
 			}
 			if tx.Size() > fi.Size() {
-				return fmt.Errorf("%w: file is truncated (%d of %d bytes)", ErrCorrupt, fi.Size(), tx.Size())
+				return fmt.Errorf("%w (%d of %d bytes)", ErrTruncated, fi.Size(), tx.Size())
 			}
 			meta := tx.Bucket(bucketMeta)
 			if meta == nil || tx.Bucket(bucketAccounts) == nil {

@@ -457,8 +457,8 @@ func TestTruncated(t *testing.T) {
 		if err == nil {
 			s.Close()
 		}
-		if !errors.Is(err, ErrCorrupt) {
-			t.Errorf("truncated to %d of %d used bytes: %v, want ErrCorrupt", n, used, err)
+		if !errors.Is(err, ErrTruncated) || !errors.Is(err, ErrCorrupt) {
+			t.Errorf("truncated to %d of %d used bytes: %v, want ErrTruncated", n, used, err)
 		}
 		got, _ := os.ReadFile(path)
 		if len(got) != n {
@@ -466,8 +466,8 @@ func TestTruncated(t *testing.T) {
 		}
 	}
 	must(t, os.WriteFile(path, nil, 0o600))
-	if _, err := Open(path, pass, testOpts()); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("empty file: %v, want ErrCorrupt", err)
+	if _, err := Open(path, pass, testOpts()); !errors.Is(err, ErrTruncated) {
+		t.Errorf("empty file: %v, want ErrTruncated", err)
 	}
 }
 
@@ -519,7 +519,7 @@ func TestFlippedBytesInRecords(t *testing.T) {
 			if err == nil {
 				s.Close()
 			}
-			if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrWrongPassphrase) {
+			if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrWrongPassphrase) || errors.Is(err, ErrTruncated) {
 				t.Errorf("value %d, byte %d flipped: %v, want ErrCorrupt", i, d, err)
 			}
 		}
