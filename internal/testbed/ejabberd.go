@@ -162,9 +162,6 @@ modules:
     plugins:
       - flat
       - pep
-    force_node_config:
-      "eu.siacs.conversations.axolotl.*":
-        access_model: open
   mod_roster: {}
   mod_stream_mgmt:
     resend_on_timeout: if_offline

@@ -373,3 +373,30 @@ func TestFeatures(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkLaunch measures how long each server takes from Launch until a
+// login succeeds, with two accounts (go test -run='^$' -bench=Launch
+// -benchtime=5x ./internal/testbed).
+func BenchmarkLaunch(b *testing.B) {
+	for _, kind := range testbed.Kinds() {
+		b.Run(string(kind), func(b *testing.B) {
+			var total time.Duration
+			for b.Loop() {
+				srv, err := testbed.Launch(context.Background(), testbed.Options{Kind: kind, Accounts: testbed.Users("alice", "bob")})
+				if errors.Is(err, testbed.ErrUnavailable) {
+					b.Skip(err)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += srv.ReadyTime()
+				b.StopTimer()
+				if err := srv.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-to-ready")
+		})
+	}
+}
