@@ -381,7 +381,7 @@ type publishIQ struct {
 }
 
 // Publish replaces the account's list (XEP-0060 §7.1.5 publish-options:
-// access model AccessModel, one persistent item). It refuses lists of more
+// access model AccessModel, persistent items; the item id is always ItemID). It refuses lists of more
 // than MaxDevices devices with ErrListFull.
 func (m *Manager) Publish(ctx context.Context, list List) error {
 	if len(list) > MaxDevices {
@@ -412,7 +412,8 @@ func publish(ctx context.Context, sess *xmpp.Session, list List) error {
 		{Var: "FORM_TYPE", Type: "hidden", Value: "http://jabber.org/protocol/pubsub#publish-options"},
 		{Var: "pubsub#access_model", Value: AccessModel},
 		{Var: "pubsub#persist_items", Value: "true"},
-		{Var: "pubsub#max_items", Value: "1"},
+		// No pubsub#max_items: ejabberd 23.01 refuses it in publish-options,
+		// and the single item id "current" keeps one item anyway.
 	}
 	resp, err := sess.EncodeIQElement(ctx, p, stanza.IQ{Type: stanza.SetIQ})
 	if err != nil {

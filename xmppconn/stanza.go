@@ -175,9 +175,9 @@ type wirePresence struct {
 
 type wireRosterItem struct {
 	JID          string   `xml:"jid,attr"`
-	Name         string   `xml:"name,attr"`
-	Subscription string   `xml:"subscription,attr"`
-	Ask          string   `xml:"ask,attr"`
+	Name         string   `xml:"name,attr,omitempty"`
+	Subscription string   `xml:"subscription,attr,omitempty"`
+	Ask          string   `xml:"ask,attr,omitempty"`
 	Groups       []string `xml:"jabber:iq:roster group"`
 }
 
