@@ -410,3 +410,23 @@ func ExampleStripWhitespaceTag() {
 	fmt.Printf("%q %v %v\n", plain, v.Has(4), found)
 	// Output: "Hi Bob!" true true
 }
+
+func ExampleClassify() {
+	for _, msg := range []string{
+		"Hello",
+		"Hello" + AppendWhitespaceTag("", NewVersions(4)),
+		QueryMessage(NewVersions(3, 4)),
+		ErrorMessage(ErrorNotInPrivate),
+		Encode([]byte{0x00, 0x04, 0x35}),
+		"?OTR|3c5b5f03|5a73a599|27e31597,00001,00002,?OTR:AAQ,",
+	} {
+		fmt.Printf("%-18s %q\n", Classify(msg), msg)
+	}
+	// Output:
+	// plaintext          "Hello"
+	// plaintext with tag "Hello \t  \t\t\t\t \t \t \t    \t\t \t  "
+	// query              "?OTRv43?"
+	// error              "?OTR Error: ERROR_2: Not in private state message"
+	// encoded            "?OTR:AAQ1."
+	// fragment           "?OTR|3c5b5f03|5a73a599|27e31597,00001,00002,?OTR:AAQ,"
+}
