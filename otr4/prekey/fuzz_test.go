@@ -66,32 +66,45 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// FuzzServerSession feeds arbitrary bytes to a server session in each
-// state: nothing panics, and a rejected message leaves an IN_DAKE session
-// able to finish its DAKE.
+// FuzzServerSession feeds arbitrary bytes to both roles' state machines:
+// to a fresh server session (NOT_IN_DAKE), to a server session waiting
+// for DAKE-3 (IN_DAKE) and to a client waiting for DAKE-2. Nothing panics,
+// and nothing fuzzed is accepted.
 func FuzzServerSession(f *testing.F) {
 	for _, m := range sampleMessages(f) {
 		f.Add(m.Marshal())
 	}
 	d, s := newDevice(f), newTestServer(f)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c, d1, err := NewClientDAKE(d.clientConfig(s), StorageRequest{})
-		if err != nil {
+	var (
+		c    *ClientDAKE
+		sess *ServerSession
+	)
+	reset := func(t testing.TB) {
+		var d1 []byte
+		var err error
+		if c, d1, err = NewClientDAKE(d.clientConfig(s), StorageRequest{}); err != nil {
 			t.Fatal(err)
 		}
-		sess := NewServerSession(s.cfg, "alice@example.org")
-		sess.HandleDAKE1(b)
-		sess.HandleDAKE3(b)
-		d2, err := sess.HandleDAKE1(d1)
-		if err != nil {
+		sess = NewServerSession(s.cfg, "alice@example.org")
+		if _, err = sess.HandleDAKE1(d1); err != nil {
 			t.Fatal(err)
+		}
+	}
+	reset(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fresh := NewServerSession(s.cfg, "alice@example.org")
+		fresh.HandleDAKE1(b)
+		if _, err := fresh.HandleDAKE3(b); err == nil {
+			t.Fatal("DAKE-3 accepted outside a DAKE")
 		}
 		if _, err := sess.HandleDAKE3(b); err == nil {
 			t.Fatal("fuzzed DAKE-3 accepted")
 		}
-		c.Receive(b)
-		if _, _, err := c.Receive(d2); err != nil {
-			t.Fatalf("client refused the real DAKE-2 after fuzz input: %v", err)
+		if _, _, err := c.Receive(b); err == nil {
+			t.Fatal("fuzzed message accepted by the client")
+		}
+		if c.Done() || !sess.InDAKE() {
+			reset(t) // the input ended a DAKE (a matching tag with a bad signature)
 		}
 	})
 }
