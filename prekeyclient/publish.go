@@ -334,3 +334,28 @@ func (c *Client) Maintain(ctx context.Context) (*Report, error) {
 	rep.ProfilesPublished = needProfiles && (n > 0 || err == nil)
 	return rep, err
 }
+
+// Run calls Maintain at once and then every interval until ctx ends,
+// handing each outcome to report (which may be nil). A failed run is
+// retried at the next tick. It returns ctx's error.
+func (c *Client) Run(ctx context.Context, interval time.Duration, report func(*Report, error)) error {
+	if interval <= 0 {
+		return fmt.Errorf("prekeyclient: Run interval %v must be positive", interval)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		rep, err := c.Maintain(ctx)
+		if err != nil {
+			c.log.Warn("prekeyclient: maintenance failed", "err", err)
+		}
+		if report != nil {
+			report(rep, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}

@@ -285,3 +285,45 @@ func TestChangedKeyAfterPin(t *testing.T) {
 		t.Fatalf("StorageStatus after accepting: %v", err)
 	}
 }
+
+// TestRun: the periodic maintenance refills what retrievals took.
+func TestRun(t *testing.T) {
+	bob := newDevice(t, "bob@example.org/phone")
+	srv := newHonestServer(t, testServer)
+	c := newTestClient(t, bob, srv, 5*time.Second)
+	c.cfg.Target, c.cfg.Threshold = 6, 3
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	reports := make(chan *Report, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(ctx, 50*time.Millisecond, func(r *Report, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			reports <- r
+		})
+	}()
+	first := <-reports
+	if first.Published != 6 {
+		t.Fatalf("first run published %d", first.Published)
+	}
+	srv.mu.Lock()
+	srv.stored["bob@example.org"][bob.tag].msgs = srv.stored["bob@example.org"][bob.tag].msgs[4:]
+	srv.mu.Unlock()
+	for r := range reports {
+		if r.Published > 0 {
+			if r.Stored != 2 || r.Published != 4 {
+				t.Fatalf("refill report %+v", r)
+			}
+			break
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run returned %v", err)
+	}
+	if err := c.Run(context.Background(), 0, nil); err == nil {
+		t.Fatal("Run with a zero interval")
+	}
+}
