@@ -625,22 +625,31 @@ func (s *Server) Secret(name string) string {
 	return ""
 }
 
-// JID returns user@domain/resource (without the resource if it is empty).
-// It panics only if user is not a valid localpart, which the names in
-// Options never are.
+// JID returns user@domain/resource (without the resource if it is
+// empty), or the zero JID if user or resource is not a valid JID part.
 func (s *Server) JID(user, resource string) jid.JID {
 	j, err := jid.New(user, s.Domain, resource)
 	if err != nil {
-		panic(fmt.Sprintf("testbed: invalid JID parts %q, %q: %v", user, resource, err))
+		return jid.JID{}
 	}
 	return j
+}
+
+// DialTimeout bounds Dial and DialComponent when ctx has no deadline.
+const DialTimeout = 30 * time.Second
+
+func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, DialTimeout)
 }
 
 // Dial logs user in over TCP to C2SAddr with STARTTLS (verified against
 // the test bed CA), SASL SCRAM-SHA-256 or SCRAM-SHA-1 and resource binding,
 // requesting resource (the server may pick another: check LocalAddr). The
 // session is ready for Serve; the caller closes it. ctx bounds only the
-// connection and negotiation.
+// connection and negotiation (DialTimeout if it has no deadline).
 func (s *Server) Dial(ctx context.Context, user, resource string) (*xmpp.Session, error) {
 	for _, a := range s.accounts {
 		if a.Name == user {
@@ -651,6 +660,8 @@ func (s *Server) Dial(ctx context.Context, user, resource string) (*xmpp.Session
 }
 
 func (s *Server) dial(ctx context.Context, a Account, resource string) (*xmpp.Session, error) {
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
 	j, err := jid.New(a.Name, s.Domain, resource)
 	if err != nil {
 		return nil, fmt.Errorf("testbed: %w", err)
@@ -691,6 +702,8 @@ func (s *Server) DialComponentSecret(ctx context.Context, name, secret string) (
 	if err != nil {
 		return nil, fmt.Errorf("testbed: component %q: %w", name, err)
 	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", s.ComponentAddr)
 	if err != nil {
 		return nil, fmt.Errorf("testbed: dial %s: %w", s.ComponentAddr, err)

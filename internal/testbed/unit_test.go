@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mellium.im/xmpp/jid"
 )
 
 func TestKindFromEnv(t *testing.T) {
@@ -76,6 +78,9 @@ func TestOptionsDefaults(t *testing.T) {
 	}
 	if got := s.JID("bob", "phone").String(); got != "bob@localhost/phone" {
 		t.Fatalf("JID = %q", got)
+	}
+	if got := s.JID("a@b", ""); !got.Equal(jid.JID{}) {
+		t.Fatalf("JID of an invalid localpart = %q, want the zero JID", got)
 	}
 	empty, err := newServer(Options{Kind: Prosody})
 	if err != nil {
