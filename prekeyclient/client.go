@@ -327,7 +327,7 @@ func (c *Client) send(ctx context.Context, s Server, msg []byte) error {
 	return nil
 }
 
-// errIgnore is returned by an answer handler for a message the spec says
+// ignoredError is returned by an answer handler for a message the spec says
 // to ignore (for example one whose MAC does not verify): the client keeps
 // waiting for a valid answer.
 type ignoredError struct{ err error }

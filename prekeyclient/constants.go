@@ -1,18 +1,22 @@
 package prekeyclient
 
-import "time"
+import (
+	"time"
+
+	"otrchat/otr4/prekey"
+)
 
 // Service discovery values of "Discovering a Prekey Server".
 const (
 	// NS is the disco#info feature a prekey server advertises.
-	NS = "http://jabber.org/protocol/otrv4-prekey-server"
+	NS = prekey.NSFeature // "http://jabber.org/protocol/otrv4-prekey-server"
 	// IdentityCategory and IdentityType form the disco identity of a
 	// prekey server.
-	IdentityCategory = "auth"
-	IdentityType     = "otr-prekey"
+	IdentityCategory = prekey.IdentityCategory // "auth"
+	IdentityType     = prekey.IdentityType     // "otr-prekey"
 	// FingerprintNode is the node of the disco#items item whose name holds
 	// the server's fingerprint in hexadecimal.
-	FingerprintNode = "fingerprint"
+	FingerprintNode = prekey.FingerprintNode // "fingerprint"
 )
 
 const (
@@ -22,7 +26,7 @@ const (
 
 	// MaxPrekeysPerPublication is the most prekey messages one Prekey
 	// Publication message may carry (N is a BYTE).
-	MaxPrekeysPerPublication = 255
+	MaxPrekeysPerPublication = prekey.MaxPrekeyMessages // 255
 
 	// DefaultTimeout bounds every wait for an answer from the network
 	// when Config.Timeout is zero.

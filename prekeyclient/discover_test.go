@@ -143,3 +143,20 @@ func TestChooseIsRandomAndComplete(t *testing.T) {
 		t.Error("Choose with an empty reader succeeded")
 	}
 }
+
+// TestSpecValues pins the values of "Discovering a Prekey Server".
+func TestSpecValues(t *testing.T) {
+	for got, want := range map[string]string{
+		NS:               "http://jabber.org/protocol/otrv4-prekey-server",
+		IdentityCategory: "auth",
+		IdentityType:     "otr-prekey",
+		FingerprintNode:  "fingerprint",
+	} {
+		if got != want {
+			t.Errorf("%q, want %q", got, want)
+		}
+	}
+	if MaxPrekeysPerPublication != 255 || FingerprintSize != 56 {
+		t.Error("limits differ from the spec")
+	}
+}
