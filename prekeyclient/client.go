@@ -179,7 +179,11 @@ func (c *Client) Connect(ctx context.Context) (Server, error) {
 		if ctx.Err() != nil {
 			return Server{}, err
 		}
-		c.log.Info("prekeyclient: prekey server not usable", "server", s.JID, "err", err)
+		if errors.Is(err, ErrFingerprintChanged) {
+			c.log.Warn("prekeyclient: prekey server refused: its fingerprint changed", "server", s.JID, "err", err)
+		} else {
+			c.log.Info("prekeyclient: prekey server not usable", "server", s.JID, "err", err)
+		}
 		errs = append(errs, err)
 	}
 	var changed *FingerprintChangedError
