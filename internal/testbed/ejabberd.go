@@ -214,6 +214,11 @@ func (b *ejabberdBackend) prepare(ctx context.Context, s *Server, bundle *certBu
 	if err := os.Chmod(s.dir, 0o750); err != nil {
 		return fmt.Errorf("testbed: %w", err)
 	}
+	if b.cred != nil {
+		if err := reachable(filepath.Dir(s.dir), b.uid, b.gid); err != nil {
+			return err
+		}
+	}
 	if err := os.Chmod(filepath.Join(s.dir, "home/.erlang.cookie"), 0o400); err != nil {
 		return fmt.Errorf("testbed: %w", err)
 	}
@@ -301,4 +306,30 @@ var loopbackHTTP = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	},
+}
+
+// reachable checks that user uid (group gid) can traverse every directory
+// from / down to dir: the ejabberd node must reach its own directory.
+func reachable(dir string, uid, gid int) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("testbed: %w", err)
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		mode := fi.Mode().Perm()
+		if ok {
+			switch {
+			case int(st.Uid) == uid && mode&0o100 != 0,
+				int(st.Gid) == gid && mode&0o010 != 0,
+				mode&0o001 != 0:
+			default:
+				return fmt.Errorf("%w: ejabberd: user %s cannot reach %s (mode %v); put the server directory elsewhere, e.g. under %s",
+					ErrBadOption, ejabberdUser, d, mode, os.TempDir())
+			}
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }

@@ -358,3 +358,32 @@ func TestStartWithoutServer(t *testing.T) {
 		t.Errorf("Launch without prosody: %v, want ErrUnavailable", err)
 	}
 }
+
+func TestReachable(t *testing.T) {
+	base, err := os.MkdirTemp("", "testbed-reachable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	open := filepath.Join(base, "open", "inner")
+	closed := filepath.Join(base, "closed", "inner")
+	for _, d := range []string{open, closed} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Dir(closed), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// An unrelated uid and gid: only "other" permissions count.
+	const uid, gid = 54321, 54321
+	if err := reachable(open, uid, gid); err != nil {
+		t.Errorf("reachable(open): %v", err)
+	}
+	if err := reachable(closed, uid, gid); !errors.Is(err, ErrBadOption) {
+		t.Errorf("reachable(closed) = %v, want ErrBadOption", err)
+	}
+}
