@@ -476,6 +476,11 @@ var errSilent = errors.New("otr4: handled")
 func (c *Conversation) receive(out *Message, msg string) error {
 	switch query.Classify(msg) {
 	case query.KindFragment:
+		if f, err := fragment.Parse(msg); err == nil && f.Format != fragment.FormatV4 {
+			// OTRv3 fragments are for the OTRv3 engine; the OTRv4 modes
+			// allow only OTRv4 fragmentation.
+			return fmt.Errorf("%w: %v fragment", ErrVersion, f.Format)
+		}
 		whole, done, err := c.assembler.Add(msg, c.now())
 		if err != nil {
 			if errors.Is(err, fragment.ErrNotForUs) {
