@@ -1,6 +1,7 @@
 package otr4
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -247,6 +248,9 @@ func (s *SharedPrekeySecret) Wipe() { s.key.Wipe() }
 // NewPrekeyProfile creates a Prekey Profile with a fresh shared prekey,
 // signed by id's long-term key.
 func NewPrekeyProfile(r io.Reader, id *Identity, tag InstanceTag, expires time.Time) (*PrekeyProfile, *SharedPrekeySecret, error) {
+	if r == nil {
+		r = rand.Reader
+	}
 	if !tag.Valid() {
 		return nil, nil, fmt.Errorf("otr4: instance tag %v is below 0x100", tag)
 	}
