@@ -21,6 +21,10 @@ import (
 	"otrchat/xmppconn"
 )
 
+// announceAttempts bounds the retries of an announcement made on the
+// Manager's own initiative (after connecting or after being dropped).
+const announceAttempts = 6
+
 // AccessModel is the pubsub#access_model the list is published with:
 // "presence", so that only contacts with a presence subscription (which
 // OTRv4 over XMPP needs anyway to see online devices) can read how many
@@ -60,8 +64,10 @@ type Manager struct {
 	log  *slog.Logger
 
 	mu       sync.Mutex
-	lists    map[string]List  // by bare JID
-	errs     map[string]error // last refused list by bare JID
+	lists    map[string]List   // by bare JID
+	errs     map[string]error  // last refused list by bare JID
+	fetching map[string]bool   // background fetches in flight
+	gen      map[string]uint64 // bumped whenever a list is stored
 	watchers []func(account jid.JID)
 	stopped  bool
 	pending  bool // a re-announcement is scheduled
@@ -98,6 +104,9 @@ func New(c *xmppconn.Client, self Device, opts Options) (*Manager, error) {
 		log:   opts.Logger.With("device", xmppconn.FormatTag(self.Tag)),
 		lists: make(map[string]List),
 		errs:  make(map[string]error),
+
+		fetching: make(map[string]bool),
+		gen:      make(map[string]uint64),
 	}
 	if err := c.AddFeature(context.Background(), Node+"+notify"); err != nil {
 		return nil, err
@@ -142,7 +151,20 @@ func (m *Manager) handle(e xmppconn.Event) {
 			m.background(0)
 		}
 	case *xmppconn.PresenceEvent:
-		m.notify(e.From.Bare())
+		account := e.From.Bare()
+		if e.Show != xmppconn.Unavailable {
+			m.mu.Lock()
+			list, known := m.lists[account.String()]
+			_, refused := m.errs[account.String()]
+			m.mu.Unlock()
+			if !refused && (!known || e.Tag != 0 && !list.Contains(e.Tag)) {
+				// A notification may have been missed (sent before the
+				// server knew our capabilities or before the subscription):
+				// read the list once.
+				m.refresh(account)
+			}
+		}
+		m.notify(account)
 	case *xmppconn.PEPEvent:
 		if e.Node != Node {
 			return
@@ -168,16 +190,12 @@ func (m *Manager) handleNotification(e *xmppconn.PEPEvent) {
 		return
 	}
 	m.mu.Lock()
-	if perr != nil {
-		delete(m.lists, account.String())
-		m.errs[account.String()] = perr
-	} else {
-		m.lists[account.String()] = list
-		delete(m.errs, account.String())
-	}
+	m.storeLocked(account, list, perr)
 	m.mu.Unlock()
 	if perr != nil {
 		m.log.Warn("pep: device list refused", "account", account.String(), "err", perr)
+	} else {
+		m.log.Debug("pep: device list notification", "account", account.String(), "devices", len(list))
 	}
 	m.notify(account)
 	if own && perr == nil && !list.Contains(m.self.Tag) {
@@ -194,6 +212,46 @@ func (m *Manager) jitter() time.Duration {
 		return m.opts.ReannounceDelay
 	}
 	return time.Duration(binary.BigEndian.Uint64(b[:]) % uint64(m.opts.ReannounceDelay))
+}
+
+// storeLocked caches a list (or the reason it was refused).
+func (m *Manager) storeLocked(account jid.JID, list List, err error) {
+	k := account.String()
+	m.gen[k]++
+	if err != nil {
+		delete(m.lists, k)
+		m.errs[k] = err
+		return
+	}
+	m.lists[k] = list
+	delete(m.errs, k)
+}
+
+// refresh fetches an account's list in the background, one fetch per
+// account at a time.
+func (m *Manager) refresh(account jid.JID) {
+	m.mu.Lock()
+	if m.stopped || m.fetching[account.String()] {
+		m.mu.Unlock()
+		return
+	}
+	m.fetching[account.String()] = true
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), m.opts.RequestTimeout)
+		defer cancel()
+		_, err := m.Fetch(ctx, account)
+		m.mu.Lock()
+		delete(m.fetching, account.String())
+		m.mu.Unlock()
+		if err != nil {
+			m.log.Debug("pep: reading a device list failed", "account", account.String(), "err", err)
+			return
+		}
+		m.notify(account)
+	}()
 }
 
 // background announces the device after delay, once at a time.
@@ -218,10 +276,30 @@ func (m *Manager) background(delay time.Duration) {
 		if stopped {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), m.opts.RequestTimeout)
-		defer cancel()
-		if err := m.Announce(ctx); err != nil {
-			m.log.Warn("pep: announcing failed", "err", err)
+		// Retry transient failures (a server may refuse the first publication
+		// right after login: ejabberd answers item-not-found at times).
+		wait := 250 * time.Millisecond
+		for attempt := 1; ; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), m.opts.RequestTimeout)
+			err := m.Announce(ctx)
+			cancel()
+			if err == nil {
+				return
+			}
+			final := errors.Is(err, ErrListFull) || errors.Is(err, ErrTooManyDevices) ||
+				errors.Is(err, ErrMalformed) || errors.Is(err, xmppconn.ErrNotConnected) || attempt == announceAttempts
+			m.log.Warn("pep: announcing failed", "err", err, "attempt", attempt, "final", final)
+			if final {
+				return
+			}
+			time.Sleep(wait)
+			wait *= 2
+			m.mu.Lock()
+			stopped := m.stopped
+			m.mu.Unlock()
+			if stopped {
+				return
+			}
 		}
 	}()
 }
@@ -296,14 +374,19 @@ func (m *Manager) Devices(account jid.JID) (devs []DeviceStatus, ok bool, err er
 // node or item is an empty list.
 func (m *Manager) Fetch(ctx context.Context, account jid.JID) (List, error) {
 	account = account.Bare()
+	m.mu.Lock()
+	gen := m.gen[account.String()]
+	m.mu.Unlock()
 	list, err := m.fetch(ctx, account, MaxDevices)
 	m.mu.Lock()
-	if err == nil {
-		m.lists[account.String()] = list
-		delete(m.errs, account.String())
-	} else if errors.Is(err, ErrTooManyDevices) || errors.Is(err, ErrMalformed) {
-		delete(m.lists, account.String())
-		m.errs[account.String()] = err
+	// A notification or publication that arrived meanwhile is newer than
+	// what we read: keep it.
+	if m.gen[account.String()] == gen {
+		if err == nil {
+			m.storeLocked(account, list, nil)
+		} else if errors.Is(err, ErrTooManyDevices) || errors.Is(err, ErrMalformed) {
+			m.storeLocked(account, nil, err)
+		}
 	}
 	m.mu.Unlock()
 	return slices.Clone(list), err
@@ -396,7 +479,17 @@ func (m *Manager) Publish(ctx context.Context, list List) error {
 	}
 	ctx, cancel := m.reqCtx(ctx)
 	defer cancel()
-	return publish(ctx, sess, list)
+	if err := publish(ctx, sess, list); err != nil {
+		return err
+	}
+	// What we published is the list now, whether or not the server also
+	// notifies this resource (it may not know our capabilities yet).
+	own := m.c.Account()
+	m.mu.Lock()
+	m.storeLocked(own, slices.Clone(list), nil)
+	m.mu.Unlock()
+	m.notify(own)
+	return nil
 }
 
 func publish(ctx context.Context, sess *xmpp.Session, list List) error {
