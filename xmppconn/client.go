@@ -313,7 +313,10 @@ func (c *Client) Run(ctx context.Context) error {
 			c.setState(StateDisconnected, nil)
 			return nil
 		}
-		c.setState(StateDisconnected, err)
+		if c.State() != StateDisconnected {
+			// Failed before going online (dial, negotiation, setup).
+			c.setState(StateDisconnected, err)
+		}
 		d := bo.next()
 		c.log.Info("xmppconn: disconnected; reconnecting", "err", err, "in", d)
 		t := time.NewTimer(d)
@@ -362,7 +365,6 @@ func (c *Client) setState(s State, err error) {
 		for k, p := range c.presences {
 			delete(c.presences, k)
 			if c.ev != nil {
-				p.Show = Unavailable
 				c.ev.push(&PresenceEvent{Presence: Presence{From: p.From, Show: Unavailable, Tag: p.Tag}})
 			}
 		}
