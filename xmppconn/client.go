@@ -410,10 +410,14 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 		cancel()
 		return fmt.Errorf("xmppconn: dial: %w", err)
 	}
+	bind := xmpp.BindResource()
+	if c.cfg.Resource != "" {
+		bind = bindResource(c.cfg.Resource, c.newID())
+	}
 	sess, err := xmpp.NewClientSession(cctx, c.account, conn,
 		xmpp.StartTLS(c.tlsConfig()),
 		xmpp.SASL("", c.cfg.Password, sasl.ScramSha256, sasl.ScramSha1),
-		xmpp.BindResource(),
+		bind,
 	)
 	cancel()
 	if err != nil {

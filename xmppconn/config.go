@@ -14,11 +14,13 @@ import (
 
 // Config describes one device's account and connection.
 type Config struct {
-	// JID is the account; a resourcepart, if any, is ignored: the server
-	// chooses the resource (mellium v0.22.0 does not request one), and the
-	// device is identified by its instance tag, not its resource.
+	// JID is the account; its resourcepart, if any, is ignored.
 	JID      jid.JID
 	Password string
+	// Resource is the resourcepart to request when binding; the server may
+	// assign another one (empty: the server chooses). Devices are identified
+	// by their instance tag, not by their resource.
+	Resource string
 
 	// Addr overrides the server address ("host:port"). Empty: the address is
 	// found with DNS SRV records of the JID's domain (RFC 6120 §3.2).
@@ -74,6 +76,11 @@ func (c *Config) validate() error {
 	}
 	if c.Password == "" {
 		return fmt.Errorf("%w: empty password", ErrBadConfig)
+	}
+	if c.Resource != "" {
+		if _, err := c.JID.Bare().WithResource(c.Resource); err != nil {
+			return fmt.Errorf("%w: resource %q: %v", ErrBadConfig, c.Resource, err)
+		}
 	}
 	if c.InstanceTag != 0 && c.InstanceTag < MinInstanceTag {
 		return fmt.Errorf("%w: instance tag %#x is reserved", ErrBadConfig, c.InstanceTag)

@@ -189,8 +189,13 @@ var _ = fmt.Sprint
 func TestChatRoundTrip(t *testing.T) {
 	forKinds(t, func(t *testing.T, kind testbed.Kind) {
 		srv := startServer(t, kind, "alice", "bob")
-		a := startDevice(t, config(srv, "alice", 0x1111aaaa))
+		acfg := config(srv, "alice", 0x1111aaaa)
+		acfg.Resource = "laptop"
+		a := startDevice(t, acfg)
 		b := startDevice(t, config(srv, "bob", 0x2222bbbb))
+		if got := a.c.LocalAddr().Resourcepart(); got != "laptop" {
+			t.Errorf("bound resource %q, want the requested %q", got, "laptop")
+		}
 		send(t, a, srv.JID("bob", ""), "hello bob", xmppconn.SendOptions{})
 		b.rec.waitFor(t, 10*time.Second, "plaintext message", hasBody("hello bob"))
 		m := b.rec.messages()[0]
