@@ -32,6 +32,30 @@ type bindResponse struct {
 	Err     *stanza.Error `xml:"error"`
 }
 
+// parseBindResponse checks the server's answer to the bind request with
+// the given id and returns the bound full JID.
+func parseBindResponse(b []byte, id string) (jid.JID, error) {
+	var resp bindResponse
+	if err := decodeStrict(b, &resp, "iq"); err != nil {
+		return jid.JID{}, fmt.Errorf("xmppconn: bind: %w", err)
+	}
+	switch {
+	case resp.XMLName.Local != "iq" || !isClientNS(resp.XMLName.Space):
+		return jid.JID{}, fmt.Errorf("%w: bind: not an iq", ErrMalformed)
+	case resp.ID != id:
+		return jid.JID{}, fmt.Errorf("%w: bind: response id %q, want %q", ErrMalformed, truncate(resp.ID), id)
+	case resp.Type == "error" && resp.Err != nil:
+		return jid.JID{}, fmt.Errorf("xmppconn: bind: %w", *resp.Err)
+	case resp.Type != "result":
+		return jid.JID{}, fmt.Errorf("%w: bind: response type %q", ErrMalformed, truncate(resp.Type))
+	}
+	j, err := jid.Parse(resp.JID)
+	if err != nil || j.Resourcepart() == "" || j.Localpart() == "" {
+		return jid.JID{}, fmt.Errorf("%w: bind: bad JID %q", ErrMalformed, truncate(resp.JID))
+	}
+	return j, nil
+}
+
 // bindResource is the client side of resource binding (RFC 6120 §7) that
 // requests a resourcepart. mellium v0.22.0's BindResource() sends an empty
 // <resource/> whatever the session's address says, so the server always
@@ -66,21 +90,13 @@ func bindResource(resource, id string) xmpp.StreamFeature {
 			if !ok || start.Name.Local != "iq" {
 				return 0, nil, fmt.Errorf("xmppconn: bind: unexpected %T %v", tok, tok)
 			}
-			var resp bindResponse
-			if err := d.DecodeElement(&resp, &start); err != nil {
+			b, err := readElement(d, &start)
+			if err != nil {
 				return 0, nil, fmt.Errorf("xmppconn: bind: %w", err)
 			}
-			switch {
-			case resp.ID != id:
-				return 0, nil, fmt.Errorf("xmppconn: bind: response id %q, want %q", resp.ID, id)
-			case resp.Type == "error" && resp.Err != nil:
-				return 0, nil, fmt.Errorf("xmppconn: bind: %w", *resp.Err)
-			case resp.Type != "result":
-				return 0, nil, fmt.Errorf("xmppconn: bind: response type %q", resp.Type)
-			}
-			j, err := jid.Parse(resp.JID)
-			if err != nil || j.Resourcepart() == "" {
-				return 0, nil, fmt.Errorf("xmppconn: bind: bad JID %q", resp.JID)
+			j, err := parseBindResponse(b, id)
+			if err != nil {
+				return 0, nil, err
 			}
 			session.UpdateAddr(j)
 			return xmpp.Ready, nil, nil
