@@ -256,6 +256,10 @@ func TestDeviceLists(t *testing.T) {
 		})
 	}
 	a9 := startDev(t, srv, "alice", "a9", tagOf(1, 9))
+	waitUntil(t, 10*time.Second, "a9's own announcement refused", func() (bool, string) {
+		err := a9.m.AnnounceErr()
+		return errors.Is(err, pep.ErrListFull), fmt.Sprint(err)
+	})
 	if err := a9.m.Announce(ctx); !errors.Is(err, pep.ErrListFull) {
 		t.Fatalf("9th device announced: %v, want ErrListFull", err)
 	}

@@ -71,7 +71,9 @@ type Manager struct {
 	watchers []func(account jid.JID)
 	stopped  bool
 	pending  bool // a re-announcement is scheduled
-	wg       sync.WaitGroup
+
+	announceErr error // result of the last announcement made in the background
+	wg          sync.WaitGroup
 }
 
 // New attaches a Manager to a client; call it before c.Run. self.Tag must be
@@ -124,6 +126,16 @@ func (m *Manager) Watch(fn func(account jid.JID)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.watchers = append(m.watchers, fn)
+}
+
+// AnnounceErr returns the error of the last announcement the Manager made
+// on its own (after connecting, or after a racing update dropped the
+// device), nil if it succeeded. ErrListFull means the device is not listed
+// until the user removes a stale device.
+func (m *Manager) AnnounceErr() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.announceErr
 }
 
 // Stop makes the Manager stop re-announcing and waits for background
@@ -283,6 +295,9 @@ func (m *Manager) background(delay time.Duration) {
 			ctx, cancel := context.WithTimeout(context.Background(), m.opts.RequestTimeout)
 			err := m.Announce(ctx)
 			cancel()
+			m.mu.Lock()
+			m.announceErr = err
+			m.mu.Unlock()
 			if err == nil {
 				return
 			}
