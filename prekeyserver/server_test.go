@@ -365,3 +365,52 @@ func TestDAKE1Refused(t *testing.T) {
 		t.Fatalf("%v %v", res, err)
 	}
 }
+
+func TestStorageLimits(t *testing.T) {
+	s := newServer(t, t.TempDir(), Limits{MaxStoredPerDevice: 5, MaxDevicesPerAccount: 2})
+	fp := s.Fingerprint()
+	d := newDevice(t, "alice@localhost", "a")
+	if _, err := d.dake(t, direct(s), fp, d.publishRequest(t, 4), nil); err != nil {
+		t.Fatal(err)
+	}
+	// 4 + 2 > 5: refused as a whole.
+	ms, ss := prekeyMessages(t, d.tag, 2)
+	if _, err := d.dake(t, direct(s), fp, &prekey.PublishRequest{PrekeyMessages: ms, PrekeySecrets: ss}, nil); !errors.Is(err, prekey.ErrFailure) {
+		t.Fatalf("over the per-device limit: %v", err)
+	}
+	if n, _ := s.Stored(d.bare, d.tag); n != 4 {
+		t.Fatalf("%d stored", n)
+	}
+	// A third device of the account is refused.
+	for i, r := range []string{"b", "c"} {
+		o := newDeviceWith(t, "alice@localhost", r, d.id)
+		_, err := o.dake(t, direct(s), fp, o.publishRequest(t, 1), nil)
+		if (i == 0) != (err == nil) {
+			t.Fatalf("device %d: %v", i+2, err)
+		}
+	}
+}
+
+func TestSessionTimeout(t *testing.T) {
+	now := testNow
+	s, err := New(Config{Name: serverName, DataDir: t.TempDir(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d := newDevice(t, "alice@localhost", "a")
+	late := func(from jid.JID, body string) []string {
+		r := s.Handle(from, body)
+		now = now.Add(10 * time.Minute) // every answer arrives after the DAKE timed out
+		return r
+	}
+	res, err := d.dake(t, late, s.Fingerprint(), prekey.StorageRequest{}, nil)
+	// The server forgot the DAKE: its Failure cannot be MAC'd, and the
+	// client, already past DAKE-2, cannot verify it.
+	if !errors.Is(err, prekey.ErrBadMAC) {
+		t.Fatalf("%v %v", res, err)
+	}
+	if len(s.sessions) != 0 {
+		t.Fatalf("%d sessions kept", len(s.sessions))
+	}
+}
