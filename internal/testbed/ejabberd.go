@@ -333,3 +333,39 @@ func reachable(dir string, uid, gid int) error {
 		}
 	}
 }
+
+// crashed reports an Erlang "** FATAL **" report (such as a crash of
+// mnesia) in the node's log after offset from: the node then lingers
+// without serving.
+func (b *ejabberdBackend) crashed(s *Server, from int64) bool {
+	f, err := os.Open(b.logPath(s))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return false
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 4<<20))
+	return err == nil && bytes.Contains(data, []byte("** FATAL **"))
+}
+
+// reset empties the mnesia directory and the logs of a node that crashed
+// on its first start.
+func (b *ejabberdBackend) reset(s *Server) error {
+	for _, d := range []string{"db", "log"} {
+		p := filepath.Join(s.dir, d)
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("testbed: %w", err)
+		}
+		if err := os.Mkdir(p, 0o750); err != nil {
+			return fmt.Errorf("testbed: %w", err)
+		}
+		if b.cred != nil {
+			if err := os.Lchown(p, b.uid, b.gid); err != nil {
+				return fmt.Errorf("testbed: %w", err)
+			}
+		}
+	}
+	return nil
+}

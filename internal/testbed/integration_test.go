@@ -197,9 +197,9 @@ func TestComponent(t *testing.T) {
 	}
 }
 
-// TestRestart stops and restarts a server on the same port and checks that
-// the accounts and the archive of a message survive, and that a client
-// that was connected sees its stream end.
+// TestRestart stops (gracefully, then by SIGKILL) and restarts a server on
+// the same port, and checks that the accounts survive and that a client
+// that was connected sees its session end each time.
 func TestRestart(t *testing.T) {
 	for _, kind := range testbed.Kinds() {
 		t.Run(string(kind), func(t *testing.T) {
@@ -234,7 +234,28 @@ func TestRestart(t *testing.T) {
 			if err != nil {
 				t.Fatalf("login after restart: %v", err)
 			}
-			alice.Close()
+			aliceServed := make(chan error, 1)
+			go func() { aliceServed <- alice.Serve(nil) }()
+
+			// A crash: no stream close, and the data still there after.
+			if err := srv.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-aliceServed:
+				t.Logf("after Kill, alice's session ended with %v", err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("alice's session did not end when the server was killed")
+			}
+			if err := srv.Restart(); err != nil {
+				t.Fatalf("restart after kill: %v", err)
+			}
+			t.Logf("after kill: %s ready again in %v", kind, srv.ReadyTime().Round(time.Millisecond))
+			bob2, err := srv.Dial(ctx, "bob", "desk")
+			if err != nil {
+				t.Fatalf("login after kill and restart: %v", err)
+			}
+			bob2.Close()
 
 			if err := srv.Stop(); err != nil {
 				t.Fatal(err)

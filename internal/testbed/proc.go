@@ -53,11 +53,14 @@ func (p *proc) exited() bool {
 }
 
 // stop sends SIGTERM to the whole process group, waits up to grace for every
-// member to go, then sends SIGKILL and waits again.
+// member to go, then sends SIGKILL and waits again. A zero grace kills at
+// once.
 func (p *proc) stop(grace time.Duration) error {
-	_ = syscall.Kill(-p.pgid, syscall.SIGTERM)
-	if waitGroupGone(p.pgid, p.done, grace) {
-		return nil
+	if grace > 0 {
+		_ = syscall.Kill(-p.pgid, syscall.SIGTERM)
+		if waitGroupGone(p.pgid, p.done, grace) {
+			return nil
+		}
 	}
 	_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
 	if waitGroupGone(p.pgid, p.done, 5*time.Second) {

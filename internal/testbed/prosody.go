@@ -139,3 +139,9 @@ func componentNames(s *Server) []string {
 	}
 	return out
 }
+
+// crashed: Prosody exits on fatal errors, which waitFor sees.
+func (prosodyBackend) crashed(*Server, int64) bool { return false }
+
+// reset keeps the data: the accounts were registered before the start.
+func (prosodyBackend) reset(*Server) error { return nil }
