@@ -22,6 +22,8 @@
 //	alice, err := srv.Dial(ctx, "alice", "laptop") // *xmpp.Session, logged in
 //	comp, err := srv.DialComponent(ctx, "prekeys.localhost")
 //	cfg := srv.TLSConfig(srv.Domain) // or srv.RootCAs(), srv.C2SAddr, srv.Password("bob")
+//	err = srv.Stop()                 // graceful: clients get a stream close
+//	err = srv.Kill()                 // a crash: connections just drop
 //	err = srv.Restart()              // same port, same data: reconnect tests
 //
 // Start stops the server with tb.Cleanup. It skips under go test -short;
@@ -54,4 +56,6 @@
 // Its Erlang distribution uses a fixed loopback port and no epmd.
 //
 // Servers a killed test binary left behind are reaped by the next Launch.
+// A first start that crashes (the server exits, or ejabberd logs an Erlang
+// FATAL report) is retried once from empty data.
 package testbed
