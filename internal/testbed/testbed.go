@@ -351,7 +351,7 @@ func (s *Server) launch(ctx context.Context) error {
 		if rerr := s.be.reset(s); rerr != nil {
 			return errors.Join(err, rerr)
 		}
-		err = s.start(ctx, time.Now())
+		err = s.start(ctx, begin) // the ready time includes the crash
 	}
 	return err
 }
