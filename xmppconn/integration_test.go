@@ -463,6 +463,10 @@ func TestCarbonsAndHints(t *testing.T) {
 		send(t, b, a1.c.LocalAddr(), "?OTR:AAQD-online.", xmppconn.SendOptions{OTR: true, ToDevice: laptop})
 		send(t, b, srv.JID("alice", ""), "?OTR:AAQD-stored.", xmppconn.SendOptions{OTR: true, ToDevice: laptop, Store: true})
 		send(t, a1, bob, "plain from laptop", xmppconn.SendOptions{})
+		// An OTR body sent without <private/> (as a client that does not
+		// follow XEP-0364 would) is carbon-copied by the server; the other
+		// device must drop the copy.
+		send(t, a1, bob, "?OTR:AAQD-leaky.", xmppconn.SendOptions{})
 		send(t, b, a2.c.LocalAddr(), "fence", xmppconn.SendOptions{})
 		a1.rec.waitFor(t, 10*time.Second, "a1: stored OTR message", hasBody("?OTR:AAQD-stored."))
 		a2.rec.waitFor(t, 10*time.Second, "a2: fence", hasBody("fence"))
@@ -477,6 +481,9 @@ func TestCarbonsAndHints(t *testing.T) {
 		}
 		if carbons["plain to laptop"] != xmppconn.CarbonReceived || carbons["plain from laptop"] != xmppconn.CarbonSent {
 			t.Fatalf("a2 carbons: %v", carbons)
+		}
+		if n := a2.c.Stats().OTRCarbons; n != 1 {
+			t.Fatalf("a2 dropped %d OTR carbons, want 1 (the leaky one)", n)
 		}
 
 		// A fresh run of the laptop from the old position replays the archive.
