@@ -46,6 +46,24 @@ type session struct {
 type assembler struct {
 	a    *prekey.Assembler
 	last time.Time
+	// refused holds the identifiers of fragmented messages already
+	// refused as oversized: their later fragments are dropped silently,
+	// so the sender gets exactly one Failure.
+	refused map[string]bool
+}
+
+// fragmentID returns the "identifier|sender" part of a "?OTRP|" fragment.
+func fragmentID(frag string) string {
+	rest := strings.TrimPrefix(frag, "?OTRP|")
+	i := strings.IndexByte(rest, '|')
+	if i < 0 {
+		return ""
+	}
+	j := strings.IndexByte(rest[i+1:], '|')
+	if j < 0 {
+		return ""
+	}
+	return rest[:i+1+j]
 }
 
 // New opens (or creates) the server's storage and long-term key in
@@ -137,9 +155,19 @@ func (s *Server) Handle(from jid.JID, body string) []string {
 			s.assemblers[full] = a
 		}
 		a.last = now
+		id := fragmentID(body)
+		if a.refused[id] {
+			return nil
+		}
 		msg, done, err := a.a.Add(body, now)
 		if errors.Is(err, prekey.ErrTooLarge) {
 			log.Warn("refused an oversized fragmented message", "err", err)
+			if a.refused == nil {
+				a.refused = map[string]bool{}
+			}
+			if len(a.refused) < 64 {
+				a.refused[id] = true
+			}
 			return s.send(s.abort(full, 0))
 		}
 		if err != nil {
