@@ -21,6 +21,8 @@ import (
 	"mellium.im/xmpp/dial"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
+
+	"otrchat/internal/xmppbind"
 )
 
 // Client is one device's connection to its XMPP account. It reconnects by
@@ -412,7 +414,7 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 	}
 	bind := xmpp.BindResource()
 	if c.cfg.Resource != "" {
-		bind = bindResource(c.cfg.Resource, c.newID())
+		bind = xmppbind.Feature(c.cfg.Resource, c.newID())
 	}
 	sess, err := xmpp.NewClientSession(cctx, c.account, conn,
 		xmpp.StartTLS(c.tlsConfig()),

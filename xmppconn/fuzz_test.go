@@ -192,20 +192,3 @@ func reencode(b []byte) ([]byte, bool) {
 		}
 	}
 }
-
-// FuzzBindResponse: the bind answer decoder never panics and returns a full
-// JID only for a result with the request's id.
-func FuzzBindResponse(f *testing.F) {
-	f.Add([]byte(`<iq xmlns='jabber:client' type='result' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>alice@example.org/laptop</jid></bind></iq>`))
-	f.Add([]byte(`<iq xmlns='jabber:client' type='error' id='b1'><error type='cancel'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`))
-	f.Add([]byte(`<iq xmlns='jabber:client' type='result' id='other'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>alice@example.org/x</jid></bind></iq>`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		j, err := parseBindResponse(b, "b1")
-		if err != nil {
-			return
-		}
-		if j.Resourcepart() == "" || j.Localpart() == "" {
-			t.Fatalf("accepted %v", j)
-		}
-	})
-}

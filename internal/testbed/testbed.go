@@ -24,6 +24,8 @@ import (
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/component"
 	"mellium.im/xmpp/jid"
+
+	"otrchat/internal/xmppbind"
 )
 
 // Kind names an XMPP server implementation the test bed can run.
@@ -712,7 +714,7 @@ func (s *Server) dial(ctx context.Context, a Account, resource string) (*xmpp.Se
 	sess, err := xmpp.NewClientSession(ctx, j, conn,
 		xmpp.StartTLS(s.TLSConfig(s.Domain)),
 		xmpp.SASL("", a.Password, sasl.ScramSha256, sasl.ScramSha1),
-		bindResource(resource),
+		xmppbind.Feature(resource, randomToken()),
 	)
 	if err != nil {
 		conn.Close()
