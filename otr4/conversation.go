@@ -245,6 +245,7 @@ type Conversation struct {
 	theirIdentity         *identityMessage
 	ourAuthR              *authRMessage
 
+	spare        *ephemeral
 	theirProfile *ClientProfile
 	rat          *ratchet.State
 	oldRat       *ratchet.State
@@ -329,13 +330,44 @@ func (c *Conversation) SSID() (ssid [8]byte, firstBold bool, ok bool) {
 	return c.ssid, c.ssidBoldHigh, c.state == StateEncrypted
 }
 
-// Prepare generates the next ratchet key pairs ahead of need; call it when
-// idle. It is optional.
+// Prepare generates key pairs ahead of need, so that the next DAKE message
+// or sending ratchet does not wait for them: the four ephemeral key pairs
+// of a DAKE message when none are waiting, and the ratchet's next ECDH and
+// DH key pairs. Call it when idle; it is optional.
 func (c *Conversation) Prepare() error {
+	if c.spare == nil {
+		s := new(ephemeral)
+		if err := s.generate(c.rand); err != nil {
+			return err
+		}
+		c.spare = s
+	}
 	if c.rat == nil {
 		return nil
 	}
 	return c.rat.Prepare()
+}
+
+// ephemeral holds the four key pairs of one DAKE message: our_ecdh,
+// our_ecdh_first, our_dh and our_dh_first.
+type ephemeral struct {
+	ecdh, ecdhFirst *curve.PrivateKey
+	dh, dhFirst     *dh.PrivateKey
+}
+
+func (e *ephemeral) generate(r io.Reader) error {
+	var err error
+	if e.ecdh, err = curve.GenerateKey(r); err != nil {
+		return err
+	}
+	if e.ecdhFirst, err = curve.GenerateKey(r); err != nil {
+		return err
+	}
+	if e.dh, err = dh.GenerateKey(r); err != nil {
+		return err
+	}
+	e.dhFirst, err = dh.GenerateKey(r)
+	return err
 }
 
 func (c *Conversation) setState(out *Message, s State) {
@@ -413,20 +445,19 @@ func (c *Conversation) wipeDAKE() {
 	c.ourIdentity, c.theirIdentity, c.ourAuthR = nil, nil, nil
 }
 
-// newEphemeral generates the four DAKE key pairs.
+// newEphemeral sets the four DAKE key pairs: those Prepare made, if any
+// (each set is used once), or new ones.
 func (c *Conversation) newEphemeral() error {
-	var err error
-	if c.ourECDH, err = curve.GenerateKey(c.rand); err != nil {
-		return err
+	e := c.spare
+	c.spare = nil
+	if e == nil {
+		e = new(ephemeral)
+		if err := e.generate(c.rand); err != nil {
+			return err
+		}
 	}
-	if c.ourECDHFirst, err = curve.GenerateKey(c.rand); err != nil {
-		return err
-	}
-	if c.ourDH, err = dh.GenerateKey(c.rand); err != nil {
-		return err
-	}
-	c.ourDHFirst, err = dh.GenerateKey(c.rand)
-	return err
+	c.ourECDH, c.ourECDHFirst, c.ourDH, c.ourDHFirst = e.ecdh, e.ecdhFirst, e.dh, e.dhFirst
+	return nil
 }
 
 func (c *Conversation) keepOldRatchet() {

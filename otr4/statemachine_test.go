@@ -371,3 +371,25 @@ func TestFragmentedConversation(t *testing.T) {
 	}
 	exchange(t, a, b, strings.Repeat("long message ", 40))
 }
+
+// TestPrepareUsesKeysOnce: keys made ahead by Prepare serve one DAKE
+// message only; a second Identity message has fresh keys.
+func TestPrepareUsesKeysOnce(t *testing.T) {
+	a, b := freshPair(t, newClock())
+	if err := b.conv.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	spare := b.conv.spare
+	id1, _ := b.conv.StartInteractive()
+	if b.conv.spare != nil || b.conv.ourECDH != spare.ecdh {
+		t.Fatal("prepared keys not used")
+	}
+	id2, _ := b.conv.StartInteractive()
+	if id1.ToSend[0] == id2.ToSend[0] {
+		t.Fatal("two Identity messages with the same keys")
+	}
+	deliverAll(t, b, a, id2.ToSend)
+	if a.conv.State() != StateEncrypted {
+		t.Fatal(a.conv.State())
+	}
+}
