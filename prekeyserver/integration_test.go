@@ -54,7 +54,9 @@ func startComponent(t *testing.T, bed *testbed.Server, dir string, limits Limits
 			return
 		}
 		stopped = true
-		_ = sess.SetCloseDeadline(time.Now().Add(2 * time.Second))
+		// Bound the close on the connection itself: mellium v0.22.0's
+		// SetCloseDeadline races with a running Serve.
+		_ = sess.Conn().SetDeadline(time.Now().Add(2 * time.Second))
 		_ = sess.Close()
 		select {
 		case <-done:
@@ -104,7 +106,9 @@ func dialClient(t *testing.T, bed *testbed.Server, user, resource string) *xclie
 		}))
 	}()
 	t.Cleanup(func() {
-		_ = sess.SetCloseDeadline(time.Now().Add(2 * time.Second))
+		// Bound the close on the connection itself: mellium v0.22.0's
+		// SetCloseDeadline races with a running Serve.
+		_ = sess.Conn().SetDeadline(time.Now().Add(2 * time.Second))
 		_ = sess.Close()
 		<-done
 	})

@@ -57,7 +57,9 @@ func (s *Server) Run(ctx context.Context, addr, secret string) error {
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = sess.SetCloseDeadline(time.Now().Add(5 * time.Second))
+			// Bound the close on the connection itself: mellium v0.22.0's
+			// SetCloseDeadline races with a running Serve.
+			_ = sess.Conn().SetDeadline(time.Now().Add(5 * time.Second))
 			_ = sess.Close()
 		case <-done:
 		}

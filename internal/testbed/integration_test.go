@@ -35,7 +35,9 @@ func receiver(t *testing.T, sess *xmpp.Session) <-chan chatMessage {
 	ch := make(chan chatMessage, 16)
 	done := make(chan struct{})
 	t.Cleanup(func() {
-		_ = sess.SetCloseDeadline(time.Now().Add(2 * time.Second))
+		// Bound the close on the connection itself: mellium v0.22.0's
+		// SetCloseDeadline races with a running Serve.
+		_ = sess.Conn().SetDeadline(time.Now().Add(2 * time.Second))
 		_ = sess.Close()
 		<-done
 	})
