@@ -324,6 +324,9 @@ func (c *Conversation) TheirFingerprint() (Fingerprint, bool) {
 	return c.theirProfile.Fingerprint(), true
 }
 
+// OurFingerprint returns our own fingerprint, for comparing out of band.
+func (c *Conversation) OurFingerprint() Fingerprint { return c.cfg.Identity.Fingerprint() }
+
 // SSID returns the secure session ID and which half the user should read
 // out in bold: the first 4 bytes when firstBold is true.
 func (c *Conversation) SSID() (ssid [8]byte, firstBold bool, ok bool) {
