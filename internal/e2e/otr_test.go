@@ -42,9 +42,17 @@ func newPeer(t *testing.T, bed *testbed.Server, user, peerUser string, tag otr4.
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startPeer(t, bed, user, conv, tag, time.Time{})
+}
+
+// startPeer connects user's device with instance tag tag and feeds its
+// conversation from the client's messages. archiveSince starts the
+// device's archive catch-up (zero: none on the first connection).
+func startPeer(t *testing.T, bed *testbed.Server, user string, conv *otr4.Conversation, tag otr4.InstanceTag, archiveSince time.Time) *peer {
+	t.Helper()
 	c, err := xmppconn.New(xmppconn.Config{
 		JID: bed.JID(user, ""), Password: bed.Password(user), Addr: bed.C2SAddr, RootCAs: bed.RootCAs(),
-		Resource: "laptop", InstanceTag: uint32(tag),
+		Resource: "laptop", InstanceTag: uint32(tag), ArchiveSince: archiveSince,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler),
 	})
@@ -55,6 +63,12 @@ func newPeer(t *testing.T, bed *testbed.Server, user, peerUser string, tag otr4.
 	c.Subscribe(func(e xmppconn.Event) {
 		m, ok := e.(*xmppconn.MessageEvent)
 		if !ok || m.Carbon != xmppconn.NotCarbon {
+			return
+		}
+		if m.From.Localpart() == "" {
+			// Services are not the conversation's business: the archive
+			// catch-up also returns the account's earlier traffic with the
+			// prekey server (its DAKE-2 to the publishing resource).
 			return
 		}
 		p.receive(m.From, m.Body)
@@ -105,10 +119,14 @@ func (p *peer) receive(from jid.JID, body string) {
 }
 
 func (p *peer) send(to jid.JID, msgs []string) {
+	p.sendWith(to, msgs, xmppconn.SendOptions{OTR: true})
+}
+
+func (p *peer) sendWith(to jid.JID, msgs []string, o xmppconn.SendOptions) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, m := range msgs {
-		if _, err := p.client.SendChat(ctx, to, m, xmppconn.SendOptions{OTR: true}); err != nil {
+		if _, err := p.client.SendChat(ctx, to, m, o); err != nil {
 			p.t.Errorf("%s: SendChat: %v", p.name, err)
 		}
 	}
@@ -244,3 +262,7 @@ func TestOTRv4OverXMPP(t *testing.T) {
 // kinds is Prosody, plus ejabberd when OTRCHAT_TEST_SERVER asks for it
 // (.ci/run runs the test-bed packages once more with ejabberd).
 func kinds() []testbed.Kind { return []testbed.Kind{testbed.KindFromEnv()} }
+
+func sendForDevice(tag uint32) xmppconn.SendOptions {
+	return xmppconn.SendOptions{OTR: true, ToDevice: tag, Store: true}
+}
