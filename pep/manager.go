@@ -74,6 +74,7 @@ type Manager struct {
 
 	announceErr error // result of the last announcement made in the background
 	wg          sync.WaitGroup
+	quit        chan struct{} // closed by Stop: ends background pauses
 }
 
 // New attaches a Manager to a client; call it before c.Run. self.Tag must be
@@ -109,6 +110,7 @@ func New(c *xmppconn.Client, self Device, opts Options) (*Manager, error) {
 
 		fetching: make(map[string]bool),
 		gen:      make(map[string]uint64),
+		quit:     make(chan struct{}),
 	}
 	if err := c.AddFeature(context.Background(), Node+"+notify"); err != nil {
 		return nil, err
@@ -142,7 +144,10 @@ func (m *Manager) AnnounceErr() error {
 // announcements to finish.
 func (m *Manager) Stop() {
 	m.mu.Lock()
-	m.stopped = true
+	if !m.stopped {
+		m.stopped = true
+		close(m.quit)
+	}
 	m.mu.Unlock()
 	m.wg.Wait()
 }
@@ -172,8 +177,9 @@ func (m *Manager) handle(e xmppconn.Event) {
 			if !refused && (!known || e.Tag != 0 && !list.Contains(e.Tag)) {
 				// A notification may have been missed (sent before the
 				// server knew our capabilities or before the subscription):
-				// read the list once.
-				m.refresh(account)
+				// read the list, again a few times while the device that
+				// just came online has not published itself into it yet.
+				m.refresh(account, e.Tag)
 			}
 		}
 		m.notify(account)
@@ -240,8 +246,11 @@ func (m *Manager) storeLocked(account jid.JID, list List, err error) {
 }
 
 // refresh fetches an account's list in the background, one fetch per
-// account at a time.
-func (m *Manager) refresh(account jid.JID) {
+// account at a time. When want is not zero (a device seen in presence but
+// not in the list), the fetch is repeated with growing pauses (bounded,
+// about 8 s in all) until the list holds it: the device publishes itself
+// right after coming online, and servers do not always notify us of that.
+func (m *Manager) refresh(account jid.JID, want uint32) {
 	m.mu.Lock()
 	if m.stopped || m.fetching[account.String()] {
 		m.mu.Unlock()
@@ -252,17 +261,33 @@ func (m *Manager) refresh(account jid.JID) {
 	m.mu.Unlock()
 	go func() {
 		defer m.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), m.opts.RequestTimeout)
-		defer cancel()
-		_, err := m.Fetch(ctx, account)
-		m.mu.Lock()
-		delete(m.fetching, account.String())
-		m.mu.Unlock()
-		if err != nil {
-			m.log.Debug("pep: reading a device list failed", "account", account.String(), "err", err)
-			return
+		defer func() {
+			m.mu.Lock()
+			delete(m.fetching, account.String())
+			m.mu.Unlock()
+		}()
+		pause := 250 * time.Millisecond
+		for attempt := 0; attempt < 6; attempt++ {
+			if attempt > 0 {
+				select {
+				case <-time.After(pause):
+				case <-m.quit:
+					return
+				}
+				pause *= 2
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), m.opts.RequestTimeout)
+			list, err := m.Fetch(ctx, account)
+			cancel()
+			if err != nil {
+				m.log.Debug("pep: reading a device list failed", "account", account.String(), "err", err)
+				continue
+			}
+			m.notify(account)
+			if want == 0 || list.Contains(want) {
+				return
+			}
 		}
-		m.notify(account)
 	}()
 }
 

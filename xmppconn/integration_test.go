@@ -264,11 +264,13 @@ func TestOfflineDeviceDelivery(t *testing.T) {
 						t.Fatalf("phone reported the laptop's message: %+v", m)
 					}
 				}
-				// The laptop's message reaches the phone too (from offline
-				// storage or the archive, in whichever order the server
-				// replays them) and is dropped there.
+				// On Prosody the laptop's message reaches the phone too (from
+				// offline storage or the archive, in whichever order it
+				// replays them) and is dropped there. ejabberd does not
+				// always hand the phone that message at all: there the
+				// check is that the phone never reports it (above).
 				deadline := time.Now().Add(10 * time.Second)
-				for phoneDev.c.Stats().OtherDevice < 1 {
+				for kind == testbed.Prosody && phoneDev.c.Stats().OtherDevice < 1 {
 					if time.Now().After(deadline) {
 						t.Fatalf("phone dropped %d messages for other devices, want ≥ 1 (it must have seen the laptop's)", phoneDev.c.Stats().OtherDevice)
 					}
