@@ -479,6 +479,20 @@ func TestCarbonsAndHints(t *testing.T) {
 		send(t, b, a2.c.LocalAddr(), "fence", xmppconn.SendOptions{})
 		a1.rec.waitFor(t, 10*time.Second, "a1: stored OTR message", hasBody("?OTR:AAQD-stored."))
 		a2.rec.waitFor(t, 10*time.Second, "a2: fence", hasBody("fence"))
+		// Carbon copies travel through the other device's session and may
+		// arrive after later direct messages (ejabberd): wait for both.
+		a2.rec.waitFor(t, 10*time.Second, "a2: both plaintext carbons", func(evs []xmppconn.Event) bool {
+			n := 0
+			for _, e := range evs {
+				if m, ok := e.(*xmppconn.MessageEvent); ok && m.Carbon != xmppconn.NotCarbon &&
+					(m.Body == "plain to laptop" || m.Body == "plain from laptop") {
+					n++
+				}
+			}
+			return n >= 2
+		})
+		// And give a (wrong) carbon of an OTR message the same time to show.
+		time.Sleep(300 * time.Millisecond)
 		carbons := map[string]xmppconn.CarbonKind{}
 		for _, m := range a2.rec.messages() {
 			if m.Carbon != xmppconn.NotCarbon {
