@@ -654,11 +654,11 @@ func (c *Conversation) sendAuthR(out *Message, m *identityMessage) error {
 	if err := c.newEphemeral(); err != nil {
 		return err
 	}
-	r := &authRMessage{
+	r := &authRMessage{authBody{
 		sender: c.cfg.InstanceTag, receiver: m.sender, profile: c.profile,
 		x: c.ourECDH.Public(), a: c.ourDH.Public(),
 		ecdhFirst: c.ourECDHFirst.Public(), dhFirst: c.ourDHFirst.Public(),
-	}
+	}}
 	ph := phi(m.sender, c.cfg.InstanceTag, m.ecdhFirst, m.dhFirst, r.ecdhFirst, r.dhFirst, c.cfg.OurAccount, c.cfg.TheirAccount)
 	t := authTranscript(false, m.profile, c.profile, m.y, r.x, m.b, r.a, ph)
 	id := c.cfg.Identity

@@ -92,8 +92,10 @@ func parseIdentity(b []byte) (*identityMessage, error) {
 	return &m, nil
 }
 
-// authRMessage is the second DAKE message (otrv4.md, "Auth-R Message").
-type authRMessage struct {
+// authBody is what Auth-R and Non-Interactive-Auth messages share: the
+// header, the sender's Client Profile, X, A and sigma, some fields of their
+// own (middle), then the first ECDH and DH keys for the double ratchet.
+type authBody struct {
 	sender, receiver InstanceTag
 	profile          *ClientProfile
 	x                *curve.Point
@@ -103,48 +105,67 @@ type authRMessage struct {
 	dhFirst          *big.Int
 }
 
-func (m *authRMessage) marshal() []byte {
+func (m *authBody) marshal(typ byte, middle func([]byte) []byte) []byte {
 	b := wire.AppendShort(nil, protocolVersion)
-	b = append(b, msgTypeAuthR)
+	b = append(b, typ)
 	b = wire.AppendInt(b, uint32(m.sender))
 	b = wire.AppendInt(b, uint32(m.receiver))
 	b = append(b, m.profile.Marshal()...)
 	b = wire.AppendPoint(b, m.x)
 	b = wire.AppendMPI(b, m.a)
 	b = append(b, m.sigma.Marshal()...)
+	if middle != nil {
+		b = middle(b)
+	}
 	b = wire.AppendPoint(b, m.ecdhFirst)
 	return wire.AppendMPI(b, m.dhFirst)
 }
 
-func parseAuthR(b []byte) (*authRMessage, error) {
+// parse decodes b strictly into m; middle reads the message's own fields.
+func (m *authBody) parse(b []byte, typ byte, name string, middle func(*wire.Reader)) error {
 	r := wire.NewReader(b)
-	var m authRMessage
 	var err error
-	if m.sender, m.receiver, err = readHeader(r, msgTypeAuthR); err != nil {
-		return nil, err
+	if m.sender, m.receiver, err = readHeader(r, typ); err != nil {
+		return err
 	}
 	if m.profile, err = readClientProfile(r); err != nil {
-		return nil, err
+		return err
 	}
 	m.x = r.Point()
 	m.a = r.MPI()
 	sig := r.Bytes(ring.SignatureSize)
+	if middle != nil {
+		middle(r)
+	}
 	m.ecdhFirst = r.Point()
 	m.dhFirst = r.MPI()
 	if err := r.Done(); err != nil {
-		return nil, fmt.Errorf("%w: Auth-R: %v", ErrMalformedMessage, err)
+		return fmt.Errorf("%w: %s: %v", ErrMalformedMessage, name, err)
 	}
 	if m.sigma, err = ring.Parse(sig); err != nil {
-		return nil, ErrInvalidRingSig
+		return ErrInvalidRingSig
 	}
 	if err := checkDH(m.a); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkDH(m.dhFirst); err != nil {
-		return nil, err
+		return err
 	}
 	if m.receiver == 0 {
-		return nil, fmt.Errorf("%w: Auth-R without a receiver", ErrInstanceTag)
+		return fmt.Errorf("%w: %s without a receiver", ErrInstanceTag, name)
+	}
+	return nil
+}
+
+// authRMessage is the second DAKE message (otrv4.md, "Auth-R Message").
+type authRMessage struct{ authBody }
+
+func (m *authRMessage) marshal() []byte { return m.authBody.marshal(msgTypeAuthR, nil) }
+
+func parseAuthR(b []byte) (*authRMessage, error) {
+	var m authRMessage
+	if err := m.authBody.parse(b, msgTypeAuthR, "Auth-R", nil); err != nil {
+		return nil, err
 	}
 	return &m, nil
 }

@@ -23,63 +23,26 @@ var (
 // nonInteractiveAuth is the Non-Interactive-Auth message (otrv4.md,
 // "Non-Interactive-Auth Message").
 type nonInteractiveAuth struct {
-	sender, receiver InstanceTag
-	profile          *ClientProfile
-	x                *curve.Point
-	a                *big.Int
-	sigma            *ring.Signature
-	prekeyID         uint32
-	authMAC          []byte
-	ecdhFirst        *curve.Point
-	dhFirst          *big.Int
+	authBody
+	prekeyID uint32
+	authMAC  []byte
 }
 
 func (m *nonInteractiveAuth) marshal() []byte {
-	b := wire.AppendShort(nil, protocolVersion)
-	b = append(b, msgTypeNonInteractiveAuth)
-	b = wire.AppendInt(b, uint32(m.sender))
-	b = wire.AppendInt(b, uint32(m.receiver))
-	b = append(b, m.profile.Marshal()...)
-	b = wire.AppendPoint(b, m.x)
-	b = wire.AppendMPI(b, m.a)
-	b = append(b, m.sigma.Marshal()...)
-	b = wire.AppendInt(b, m.prekeyID)
-	b = append(b, m.authMAC...)
-	b = wire.AppendPoint(b, m.ecdhFirst)
-	return wire.AppendMPI(b, m.dhFirst)
+	return m.authBody.marshal(msgTypeNonInteractiveAuth, func(b []byte) []byte {
+		b = wire.AppendInt(b, m.prekeyID)
+		return append(b, m.authMAC...)
+	})
 }
 
 func parseNonInteractiveAuth(b []byte) (*nonInteractiveAuth, error) {
-	r := wire.NewReader(b)
 	var m nonInteractiveAuth
-	var err error
-	if m.sender, m.receiver, err = readHeader(r, msgTypeNonInteractiveAuth); err != nil {
+	err := m.authBody.parse(b, msgTypeNonInteractiveAuth, "Non-Interactive-Auth", func(r *wire.Reader) {
+		m.prekeyID = r.Int()
+		m.authMAC = r.Bytes(wire.MACSize)
+	})
+	if err != nil {
 		return nil, err
-	}
-	if m.profile, err = readClientProfile(r); err != nil {
-		return nil, err
-	}
-	m.x = r.Point()
-	m.a = r.MPI()
-	sig := r.Bytes(ring.SignatureSize)
-	m.prekeyID = r.Int()
-	m.authMAC = r.Bytes(wire.MACSize)
-	m.ecdhFirst = r.Point()
-	m.dhFirst = r.MPI()
-	if err := r.Done(); err != nil {
-		return nil, fmt.Errorf("%w: Non-Interactive-Auth: %v", ErrMalformedMessage, err)
-	}
-	if m.sigma, err = ring.Parse(sig); err != nil {
-		return nil, ErrInvalidRingSig
-	}
-	if err := checkDH(m.a); err != nil {
-		return nil, err
-	}
-	if err := checkDH(m.dhFirst); err != nil {
-		return nil, err
-	}
-	if m.receiver == 0 {
-		return nil, fmt.Errorf("%w: Non-Interactive-Auth without a receiver", ErrInstanceTag)
 	}
 	return &m, nil
 }
@@ -163,11 +126,11 @@ func (c *Conversation) StartOffline(e *PrekeyEnsemble, text string, tlvs ...TLV)
 	}
 	brace := kdf.KDF(kdf.UsageThirdBraceKey, 32, kDH)
 	tmpK, macKey := tmpKey(kECDH, kShared, kLong, brace)
-	m := &nonInteractiveAuth{
+	m := &nonInteractiveAuth{authBody: authBody{
 		sender: c.cfg.InstanceTag, receiver: owner, profile: c.profile,
-		x: x.Public(), a: c.ourDH.Public(), prekeyID: e.Message.ID,
+		x: x.Public(), a: c.ourDH.Public(),
 		ecdhFirst: c.ourECDHFirst.Public(), dhFirst: c.ourDHFirst.Public(),
-	}
+	}, prekeyID: e.Message.ID}
 	ph := phi(owner, c.cfg.InstanceTag, y, bobB, m.ecdhFirst, m.dhFirst, c.cfg.OurAccount, c.cfg.TheirAccount)
 	t := nonIntTranscript(e.Client, c.profile, y, m.x, bobB, m.a, d, ph)
 	id := c.cfg.Identity
