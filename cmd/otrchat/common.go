@@ -68,6 +68,16 @@ func passphrase(cfg *config.Config, e env, prompt string, confirm bool) ([]byte,
 }
 
 // openStore unlocks the configured key store.
+// open reads the configuration and opens the key store it names, for the
+// commands that work on an existing store.
+func (c *common) open(e env) (*keystore.Store, error) {
+	cfg, err := c.config(e)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(cfg, e)
+}
+
 func openStore(cfg *config.Config, e env) (*keystore.Store, error) {
 	if _, err := os.Stat(cfg.Keystore.Path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no key store at %s; create keys first with \"otrchat keys create -account JID\"", cfg.Keystore.Path)

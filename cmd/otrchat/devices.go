@@ -15,11 +15,7 @@ func devicesList(args []string, e env) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	cfg, err := c.config(e)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(cfg, e)
+	s, err := c.open(e)
 	if err != nil {
 		return err
 	}
@@ -91,11 +87,7 @@ func devicesForget(args []string, e env) error {
 	if *contact == "" && !*yes {
 		return fmt.Errorf("%w: forgetting own device %08x destroys its long-term key; add -yes", errUsage, tag)
 	}
-	cfg, err := c.config(e)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(cfg, e)
+	s, err := c.open(e)
 	if err != nil {
 		return err
 	}

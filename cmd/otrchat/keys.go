@@ -123,11 +123,7 @@ func keysShow(args []string, e env) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	cfg, err := c.config(e)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(cfg, e)
+	s, err := c.open(e)
 	if err != nil {
 		return err
 	}

@@ -13,11 +13,7 @@ func passphraseChange(args []string, e env) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	cfg, err := c.config(e)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(cfg, e)
+	s, err := c.open(e)
 	if err != nil {
 		return err
 	}
