@@ -287,11 +287,14 @@ func TestReapStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.stop(time.Second) })
+	// The group file goes first: a test binary running beside this one may
+	// reap at any moment, and a directory with an owner but no group would
+	// be removed without its process being killed.
 	for dir, owner := range map[string]int{orphanDir: deadPID, liveDir: os.Getpid()} {
-		if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(owner)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, pgroupFile), []byte(strconv.Itoa(p.pgid)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, pgroupFile), []byte(strconv.Itoa(p.pgid)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(owner)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
