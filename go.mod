@@ -1,4 +1,4 @@
-module otrchat
+module github.com/otrchat/otrchat
 
 go 1.26.0
 

@@ -3,7 +3,7 @@ package config_test
 import (
 	"fmt"
 
-	"otrchat/config"
+	"github.com/otrchat/otrchat/config"
 )
 
 func ExampleParse() {

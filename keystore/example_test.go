@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"otrchat/keystore"
+	"github.com/otrchat/otrchat/keystore"
 )
 
 func Example() {

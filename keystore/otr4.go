@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4"
 )
 
 // PrekeySecretOf converts the secret half of a prekey message made by

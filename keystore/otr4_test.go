@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4"
 )
 
 // TestPrekeySecretsForOTR4 stores prekey secrets made by otr4 and takes

@@ -8,13 +8,13 @@ import (
 	"io"
 	"time"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/dh"
-	"otrchat/otr4/internal/fragment"
-	"otrchat/otr4/internal/query"
-	"otrchat/otr4/internal/ratchet"
-	"otrchat/otr4/internal/ring"
-	"otrchat/otr4/internal/smp"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/dh"
+	"github.com/otrchat/otrchat/otr4/internal/fragment"
+	"github.com/otrchat/otrchat/otr4/internal/query"
+	"github.com/otrchat/otrchat/otr4/internal/ratchet"
+	"github.com/otrchat/otrchat/otr4/internal/ring"
+	"github.com/otrchat/otrchat/otr4/internal/smp"
 )
 
 // State is the protocol state (otrv4.md, "Protocol States").

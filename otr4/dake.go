@@ -7,11 +7,11 @@ import (
 	"math/big"
 	"sort"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/dh"
-	"otrchat/otr4/internal/kdf"
-	"otrchat/otr4/internal/ring"
-	"otrchat/otr4/internal/wire"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/dh"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4/internal/ring"
+	"github.com/otrchat/otrchat/otr4/internal/wire"
 )
 
 // Errors of the DAKE messages.

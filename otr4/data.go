@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 
-	"otrchat/otr4/internal/kdf"
-	"otrchat/otr4/internal/query"
-	"otrchat/otr4/internal/ratchet"
-	"otrchat/otr4/internal/smp"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4/internal/query"
+	"github.com/otrchat/otrchat/otr4/internal/ratchet"
+	"github.com/otrchat/otrchat/otr4/internal/smp"
 )
 
 // encodePlaintext assembles the human-readable part, a NUL and the TLVs.

@@ -3,7 +3,7 @@ package otr4_test
 import (
 	"fmt"
 
-	"otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4"
 )
 
 // Two devices start a conversation interactively and exchange a message.

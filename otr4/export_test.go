@@ -1,6 +1,6 @@
 package otr4
 
-import "otrchat/otr4/internal/ratchet"
+import "github.com/otrchat/otrchat/otr4/internal/ratchet"
 
 type ratchetDataMessage = ratchet.DataMessage
 

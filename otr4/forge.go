@@ -7,12 +7,12 @@ import (
 	"strings"
 	"time"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/dh"
-	"otrchat/otr4/internal/kdf"
-	"otrchat/otr4/internal/query"
-	"otrchat/otr4/internal/ratchet"
-	"otrchat/otr4/internal/ring"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/dh"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4/internal/query"
+	"github.com/otrchat/otrchat/otr4/internal/ratchet"
+	"github.com/otrchat/otrchat/otr4/internal/ring"
 )
 
 // This file is the forging interface that otrv4.md, "Forging Transcripts",

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"otrchat/otr4/internal/query"
-	"otrchat/otr4/internal/ring"
+	"github.com/otrchat/otrchat/otr4/internal/query"
+	"github.com/otrchat/otrchat/otr4/internal/ring"
 )
 
 // TestForgeTranscript: Alice, with only Bob's public profile, forges a

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"otrchat/otr4/internal/query"
+	"github.com/otrchat/otrchat/otr4/internal/query"
 )
 
 // Seeds for the decoders come from a real DAKE and offline exchange.

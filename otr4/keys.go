@@ -9,8 +9,8 @@ import (
 	"io"
 	"strings"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
 )
 
 // InstanceTag identifies one client (device) of an account (otrv4.md,

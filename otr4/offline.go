@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"math/big"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/kdf"
-	"otrchat/otr4/internal/ratchet"
-	"otrchat/otr4/internal/ring"
-	"otrchat/otr4/internal/wire"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4/internal/ratchet"
+	"github.com/otrchat/otrchat/otr4/internal/ring"
+	"github.com/otrchat/otrchat/otr4/internal/wire"
 )
 
 // Errors of the non-interactive DAKE.

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/query"
-	"otrchat/otr4/internal/ring"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/query"
+	"github.com/otrchat/otrchat/otr4/internal/ring"
 )
 
 // memSecrets is an in-memory PrekeySecretStore: Take deletes.

@@ -9,9 +9,9 @@ import (
 	"math/big"
 	"time"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/dh"
-	"otrchat/otr4/internal/wire"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/dh"
+	"github.com/otrchat/otrchat/otr4/internal/wire"
 )
 
 // Errors of prekey messages and ensembles.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/wire"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/wire"
 )
 
 // Errors of profile validation; callers branch with errors.Is.

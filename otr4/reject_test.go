@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/query"
-	"otrchat/otr4/internal/ring"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/query"
+	"github.com/otrchat/otrchat/otr4/internal/ring"
 )
 
 // Every rejection leaves the conversation as it was: the genuine message

@@ -1,7 +1,7 @@
 package otr4
 
 import (
-	"otrchat/otr4/internal/smp"
+	"github.com/otrchat/otrchat/otr4/internal/smp"
 )
 
 func (c *Conversation) smpBinding() smp.Binding {

@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/crypto/chacha20"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/wire"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/wire"
 )
 
 // These tests pin the choices written in docs/spec-notes.md.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"otrchat/otr4/internal/query"
+	"github.com/otrchat/otrchat/otr4/internal/query"
 )
 
 // Each test here is a row of "Protocol Events": an event in a state and

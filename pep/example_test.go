@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"otrchat/pep"
+	"github.com/otrchat/otrchat/pep"
 )
 
 func ExampleParseList() {

@@ -15,9 +15,9 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/pubsub"
 
-	"otrchat/internal/testbed"
-	"otrchat/pep"
-	"otrchat/xmppconn"
+	"github.com/otrchat/otrchat/internal/testbed"
+	"github.com/otrchat/otrchat/pep"
+	"github.com/otrchat/otrchat/xmppconn"
 )
 
 func testLogger() *slog.Logger {

@@ -10,7 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"otrchat/xmppconn"
+	"github.com/otrchat/otrchat/xmppconn"
 )
 
 // Wire names and limits.

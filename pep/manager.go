@@ -18,7 +18,7 @@ import (
 	"mellium.im/xmpp/pubsub"
 	"mellium.im/xmpp/stanza"
 
-	"otrchat/xmppconn"
+	"github.com/otrchat/otrchat/xmppconn"
 )
 
 // announceAttempts bounds the retries of an announcement made on the

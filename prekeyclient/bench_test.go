@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4"
 )
 
 // BenchmarkNewPrekeys100 measures making 100 prekey messages (ECDH and

@@ -11,7 +11,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4"
 )
 
 // Config configures a Client. Account, Identity, InstanceTag, Device,

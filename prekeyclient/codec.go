@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"otrchat/otr4"
-	"otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/prekey"
 )
 
 // encode turns a binary prekey-server message into the bodies to send:

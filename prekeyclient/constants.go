@@ -3,7 +3,7 @@ package prekeyclient
 import (
 	"time"
 
-	"otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/otr4/prekey"
 )
 
 // Service discovery values of "Discovering a Prekey Server".

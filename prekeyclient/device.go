@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4"
 )
 
 // Device is what the client needs from the device's key store: the current

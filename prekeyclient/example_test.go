@@ -10,8 +10,8 @@ import (
 	"mellium.im/xmpp/mux"
 	"mellium.im/xmpp/stanza"
 
-	"otrchat/otr4"
-	"otrchat/prekeyclient"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/prekeyclient"
 )
 
 func ExampleFormatFingerprint() {

@@ -13,8 +13,8 @@ import (
 	"mellium.im/xmpp/disco/items"
 	"mellium.im/xmpp/jid"
 
-	"otrchat/otr4"
-	"otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/prekey"
 )
 
 // fakeDisco answers disco queries from tables, counting them.

@@ -15,10 +15,10 @@ import (
 	"mellium.im/xmpp/mux"
 	"mellium.im/xmpp/stanza"
 
-	"otrchat/internal/testbed"
-	"otrchat/otr4"
-	"otrchat/otr4/prekey"
-	"otrchat/prekeyserver"
+	"github.com/otrchat/otrchat/internal/testbed"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/prekeyserver"
 )
 
 // integration tests run the client over a real XMPP server of the test

@@ -12,8 +12,8 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"otrchat/otr4"
-	"otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/prekey"
 )
 
 func (c *Client) rand() io.Reader {

@@ -10,7 +10,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/otr4/prekey"
 )
 
 func TestPublishHundredAndRetrieve(t *testing.T) {

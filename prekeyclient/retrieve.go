@@ -8,8 +8,8 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"otrchat/otr4"
-	"otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/prekey"
 )
 
 // Ensembles is the validated result of a retrieval: at most one prekey

@@ -9,8 +9,8 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"otrchat/otr4"
-	"otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/prekey"
 )
 
 // retrievalServer answers every query for bob with the ensembles make

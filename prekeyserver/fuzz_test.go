@@ -5,7 +5,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/otr4/prekey"
 )
 
 // FuzzHandle feeds arbitrary message bodies to the server, from one full

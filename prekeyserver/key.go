@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/otr4/prekey"
 )
 
 // keyFile is the name of the server's long-term key in DataDir: the raw

@@ -8,8 +8,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"otrchat/otr4"
-	"otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/prekey"
 )
 
 // Storage layout (bbolt):

@@ -13,7 +13,7 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
-	"otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/otr4/prekey"
 )
 
 // Service discovery namespaces (XEP-0030).

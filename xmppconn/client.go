@@ -22,7 +22,7 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
-	"otrchat/internal/xmppbind"
+	"github.com/otrchat/otrchat/internal/xmppbind"
 )
 
 // Client is one device's connection to its XMPP account. It reconnects by

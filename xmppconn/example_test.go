@@ -7,7 +7,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"otrchat/xmppconn"
+	"github.com/otrchat/otrchat/xmppconn"
 )
 
 func ExampleFormatTag() {

@@ -11,8 +11,8 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"otrchat/internal/testbed"
-	"otrchat/xmppconn"
+	"github.com/otrchat/otrchat/internal/testbed"
+	"github.com/otrchat/otrchat/xmppconn"
 )
 
 // recorder collects a client's events for assertions.

@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
-	"otrchat/internal/testbed"
-	"otrchat/xmppconn"
+	"github.com/otrchat/otrchat/internal/testbed"
+	"github.com/otrchat/otrchat/xmppconn"
 )
 
 // fakeDNS answers, on a loopback UDP port, SRV queries for

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"otrchat/config"
-	"otrchat/keystore"
+	"github.com/otrchat/otrchat/config"
+	"github.com/otrchat/otrchat/keystore"
 )
 
 // common are the flags every command takes: the configuration file and its overrides.

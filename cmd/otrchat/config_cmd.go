@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"otrchat/config"
+	"github.com/otrchat/otrchat/config"
 )
 
 func configCheck(args []string, e env) error {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"otrchat/keystore"
-	"otrchat/otr4"
+	"github.com/otrchat/otrchat/keystore"
+	"github.com/otrchat/otrchat/otr4"
 )
 
 func devicesList(args []string, e env) error {

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"otrchat/config"
-	"otrchat/keystore"
-	"otrchat/otr4"
+	"github.com/otrchat/otrchat/config"
+	"github.com/otrchat/otrchat/keystore"
+	"github.com/otrchat/otrchat/otr4"
 )
 
 // profileLifetime is the expiry the spec recommends for client and prekey profiles

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"otrchat/keystore"
-	"otrchat/otr4"
+	"github.com/otrchat/otrchat/keystore"
+	"github.com/otrchat/otrchat/otr4"
 )
 
 type harness struct {

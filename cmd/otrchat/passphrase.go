@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"otrchat/keystore"
+	"github.com/otrchat/otrchat/keystore"
 )
 
 func passphraseChange(args []string, e env) error {

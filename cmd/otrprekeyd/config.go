@@ -12,7 +12,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"otrchat/prekeyserver"
+	"github.com/otrchat/otrchat/prekeyserver"
 )
 
 const usage = `usage: otrprekeyd [flags]

@@ -18,8 +18,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"otrchat/otr4/prekey"
-	"otrchat/prekeyserver"
+	"github.com/otrchat/otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/prekeyserver"
 )
 
 func main() {

@@ -23,7 +23,7 @@ import (
 	"strings"
 	"syscall"
 
-	"otrchat/internal/testbed"
+	"github.com/otrchat/otrchat/internal/testbed"
 )
 
 const usage = `usage: otrtestbed [flags]

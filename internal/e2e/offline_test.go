@@ -10,10 +10,10 @@ import (
 	"mellium.im/xmpp/mux"
 	"mellium.im/xmpp/stanza"
 
-	"otrchat/internal/testbed"
-	"otrchat/otr4"
-	"otrchat/prekeyclient"
-	"otrchat/prekeyserver"
+	"github.com/otrchat/otrchat/internal/testbed"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/prekeyclient"
+	"github.com/otrchat/otrchat/prekeyserver"
 )
 
 const prekeyServerName = "prekeys.localhost"

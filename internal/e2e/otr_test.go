@@ -10,9 +10,9 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"otrchat/internal/testbed"
-	"otrchat/otr4"
-	"otrchat/xmppconn"
+	"github.com/otrchat/otrchat/internal/testbed"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/xmppconn"
 )
 
 // peer is one device: an XMPP client and an OTRv4 conversation with the

@@ -6,7 +6,7 @@ import (
 	"log"
 	"time"
 
-	"otrchat/internal/testbed"
+	"github.com/otrchat/otrchat/internal/testbed"
 )
 
 // Launch outside a test, as cmd/otrtestbed does. (In a test, use Start,

@@ -19,7 +19,7 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
-	"otrchat/internal/testbed"
+	"github.com/otrchat/otrchat/internal/testbed"
 )
 
 // chatMessage is a <message/> with a body, decoded from the stream.

@@ -25,7 +25,7 @@ import (
 	"mellium.im/xmpp/component"
 	"mellium.im/xmpp/jid"
 
-	"otrchat/internal/xmppbind"
+	"github.com/otrchat/otrchat/internal/xmppbind"
 )
 
 // Kind names an XMPP server implementation the test bed can run.

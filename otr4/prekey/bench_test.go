@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"otrchat/otr4"
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/dh"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/dh"
 )
 
 // proofInputs generates n prekey key pairs in the form the proofs take.

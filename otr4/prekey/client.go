@@ -6,9 +6,9 @@ import (
 	"io"
 	"math/big"
 
-	"otrchat/otr4"
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/dh"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/dh"
 )
 
 // ClientConfig is what the publisher's side of the DAKE needs.

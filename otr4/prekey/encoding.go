@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"otrchat/otr4"
-	"otrchat/otr4/internal/fragment"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/internal/fragment"
 )
 
 // Encode returns the transmitted form of a message ("Encoded Messages"):

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"otrchat/otr4"
-	"otrchat/otr4/prekey"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/prekey"
 )
 
 // A device publishes its profiles and two prekey messages; the server side

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4"
 )
 
 var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)

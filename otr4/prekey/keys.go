@@ -6,9 +6,9 @@ import (
 	"io"
 	"strings"
 
-	"otrchat/otr4"
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
 )
 
 // SeedSize is the size of a ServerKey's stored secret (the Ed448 sym key).

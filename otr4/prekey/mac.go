@@ -3,9 +3,9 @@ package prekey
 import (
 	"crypto/subtle"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/kdf"
-	"otrchat/otr4/internal/wire"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4/internal/wire"
 )
 
 // sharedSecret computes SK = KDF(usage_SK, ECDH(a, B), 64) with ECDH as

@@ -3,9 +3,9 @@ package prekey
 import (
 	"fmt"
 
-	"otrchat/otr4"
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/wire"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/wire"
 )
 
 // Message is any prekey server message.

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4"
 )
 
 // sampleMessages returns one valid instance of every message type, built by

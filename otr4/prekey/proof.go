@@ -8,10 +8,10 @@ import (
 
 	"filippo.io/bigmod"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/dh"
-	"otrchat/otr4/internal/kdf"
-	"otrchat/otr4/internal/wire"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/dh"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4/internal/wire"
 )
 
 // This file implements the batch zero-knowledge proofs of "Proofs": the

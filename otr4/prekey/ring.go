@@ -3,9 +3,9 @@ package prekey
 import (
 	"io"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/kdf"
-	"otrchat/otr4/internal/ring"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4/internal/ring"
 )
 
 // The DAKE with the prekey server uses OTRv4's ring signature ("Ring

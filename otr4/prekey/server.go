@@ -7,8 +7,8 @@ import (
 	"math/big"
 	"time"
 
-	"otrchat/otr4"
-	"otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
 )
 
 // ServerConfig is what the server's side of the DAKE needs.

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"otrchat/otr4"
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/kdf"
-	"otrchat/otr4/internal/ring"
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4/internal/ring"
 )
 
 func TestProofs(t *testing.T) {

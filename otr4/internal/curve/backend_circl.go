@@ -2,7 +2,7 @@
 
 package curve
 
-import "otrchat/otr4/internal/curve/internal/circlcurve"
+import "github.com/otrchat/otrchat/otr4/internal/curve/internal/circlcurve"
 
 type (
 	backendScalar = circlcurve.Scalar

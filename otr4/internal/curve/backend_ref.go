@@ -2,7 +2,7 @@
 
 package curve
 
-import "otrchat/otr4/internal/curve/internal/refcurve"
+import "github.com/otrchat/otrchat/otr4/internal/curve/internal/refcurve"
 
 type (
 	backendScalar = refcurve.Scalar

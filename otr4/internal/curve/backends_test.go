@@ -13,10 +13,10 @@ import (
 
 	circled448 "github.com/cloudflare/circl/sign/ed448"
 
-	"otrchat/otr4/internal/curve/internal/bigref"
-	"otrchat/otr4/internal/curve/internal/circlcurve"
-	"otrchat/otr4/internal/curve/internal/common"
-	"otrchat/otr4/internal/curve/internal/refcurve"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/bigref"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/circlcurve"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/common"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/refcurve"
 )
 
 // The low-level set both backends implement.

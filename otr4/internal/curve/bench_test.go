@@ -4,9 +4,9 @@ import (
 	"crypto/rand"
 	"testing"
 
-	"otrchat/otr4/internal/curve/internal/circlcurve"
-	"otrchat/otr4/internal/curve/internal/common"
-	"otrchat/otr4/internal/curve/internal/refcurve"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/circlcurve"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/common"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/refcurve"
 )
 
 // benchOps holds one backend's operations on prepared inputs, so that the

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"otrchat/otr4/internal/curve/internal/common"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/common"
 )
 
 // Sizes in bytes of the OTRv4 encodings.

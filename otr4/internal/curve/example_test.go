@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
 )
 
 // A key pair signs a message; the peer decodes the public POINT and verifies.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"otrchat/otr4/internal/curve/internal/common"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/common"
 )
 
 // PrivateKey is an Ed448 key pair generated as in the spec's "Public keys,

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"otrchat/otr4/internal/curve/internal/bigref"
-	"otrchat/otr4/internal/curve/internal/common"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/bigref"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/common"
 )
 
 func mustRandomScalar(t testing.TB) *Scalar {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"otrchat/otr4/internal/curve/internal/common"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/common"
 )
 
 func bigOf(s *Scalar) *big.Int { return common.FromLittleEndian(s.Bytes()) }

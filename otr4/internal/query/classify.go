@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"otrchat/otr4/internal/fragment"
+	"github.com/otrchat/otrchat/otr4/internal/fragment"
 )
 
 // ErrMalformed is wrapped by the errors of DecodeEncoded and

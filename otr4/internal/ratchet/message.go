@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"math/big"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/dh"
-	"otrchat/otr4/internal/wire"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/dh"
+	"github.com/otrchat/otrchat/otr4/internal/wire"
 )
 
 // Wire constants of the data message (otrv4.md, "Data Message Format").

@@ -22,9 +22,9 @@ import (
 
 	"golang.org/x/crypto/chacha20"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/dh"
-	"otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/dh"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
 )
 
 // Errors of receiving; a message that fails leaves the state unchanged.

@@ -8,8 +8,8 @@ import (
 	mrand "math/rand/v2"
 	"testing"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/dh"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/dh"
 )
 
 // pair sets up both sides as a DAKE would leave them: a shared K and

@@ -13,8 +13,8 @@ import (
 	"io"
 	"math/big"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
 )
 
 // SignatureSize is the size of an encoded RING-SIG: six SCALARs.

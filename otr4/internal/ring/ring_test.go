@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
 )
 
 func keyPair(t testing.TB) (*curve.Scalar, *curve.Point) {

@@ -4,7 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 
-	"otrchat/otr4/internal/smp"
+	"github.com/otrchat/otrchat/otr4/internal/smp"
 )
 
 // Example runs SMP between two conversations in one process. In otrchat the

@@ -3,8 +3,8 @@ package smp
 import (
 	"encoding/binary"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/kdf"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/kdf"
 )
 
 // hashToScalar is the spec's HashToScalar(i || v) ("SMP Hash Function",

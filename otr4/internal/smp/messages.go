@@ -3,8 +3,8 @@ package smp
 import (
 	"fmt"
 
-	"otrchat/otr4/internal/curve"
-	"otrchat/otr4/internal/wire"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/wire"
 )
 
 // The wire forms of SMP messages 1 to 4 ("SMP Message 1" to "SMP Message

@@ -5,7 +5,7 @@ import (
 
 	"golang.org/x/crypto/sha3"
 
-	"otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
 )
 
 // Reference computations for tests, independent of packages kdf and curve.

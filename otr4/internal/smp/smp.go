@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
 )
 
 // TLV is an SMP TLV record: Type is one of TLVMessage1..TLVAbort and Value

@@ -9,7 +9,7 @@ import (
 	mrand "math/rand/v2"
 	"testing"
 
-	"otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
 )
 
 // bindings returns the two sides' views of one conversation: Alice's

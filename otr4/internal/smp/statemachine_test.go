@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
 )
 
 // clone deep-copies an SMP so that one recorded state can be used many

@@ -3,7 +3,7 @@ package wire
 import (
 	"fmt"
 
-	"otrchat/otr4/internal/curve"
+	"github.com/otrchat/otrchat/otr4/internal/curve"
 )
 
 // AppendPoint appends a POINT.

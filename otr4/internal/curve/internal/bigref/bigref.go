@@ -7,7 +7,7 @@ package bigref
 import (
 	"math/big"
 
-	"otrchat/otr4/internal/curve/internal/common"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/common"
 )
 
 // Point is an affine point (X, Y).

@@ -15,7 +15,7 @@ import (
 
 	"github.com/cloudflare/circl/ecc/goldilocks"
 
-	"otrchat/otr4/internal/curve/internal/common"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/common"
 )
 
 // Name names the backend in tests and benchmarks.

@@ -1,6 +1,6 @@
 package refcurve
 
-import "otrchat/otr4/internal/curve/internal/common"
+import "github.com/otrchat/otrchat/otr4/internal/curve/internal/common"
 
 // Sign writes the RFC 8032 Ed448 signature (pure, empty context) of msg to
 // sig, for the secret scalar s, the upper half prefix of SHAKE-256(seed, 114)

@@ -26,7 +26,7 @@ import (
 
 	"github.com/otrv4/ed448"
 
-	"otrchat/otr4/internal/curve/internal/common"
+	"github.com/otrchat/otrchat/otr4/internal/curve/internal/common"
 )
 
 // Name names the backend in tests and benchmarks.
