@@ -23,6 +23,7 @@ import (
 	"mellium.im/xmpp/stanza"
 
 	"github.com/otrchat/otrchat/internal/xmppbind"
+	"github.com/otrchat/otrchat/xmppconn/internal/sm"
 )
 
 // Client is one device's connection to its XMPP account. It reconnects by
@@ -50,10 +51,28 @@ type Client struct {
 	// archive catch-up (XEP-0313)
 	archivePos   string
 	archiveSince time.Time
-	catchingUp   bool
-	liveDuring   string
-	mamQueries   map[string]bool // query id -> deliver results
-	seen         *seenSet
+	// catchingUp is set from initial presence until a catch-up completes
+	// (across connection losses); live messages meanwhile wait in liveBuf
+	// and are delivered after the archive's, in order.
+	catchingUp bool
+	liveBuf    []Message
+	mamQueries map[string]bool // query id -> deliver results
+	seen       *seenSet
+	sentIDs    *seenSet // ids of recently written messages, for error bounces
+
+	// stream management (XEP-0198, streammgmt.go)
+	smStatus StreamMgmt
+	smMu     sync.Mutex
+	smOut    sm.Outbox
+	smInH    uint32    // our h when the last managed connection ended
+	smID     string    // resumable stream id, "" when none
+	smAddr   jid.JID   // full JID of that stream
+	smReqAt  time.Time // when the outstanding <r/> was written
+	inflight []*outMessage
+	// ackSignal is signalled when messages are acknowledged; ackKick asks
+	// the acker for an ack request.
+	ackSignal chan struct{}
+	ackKick   chan struct{}
 
 	stats     Stats
 	connected bool // a session was online before
@@ -71,6 +90,13 @@ type Stats struct {
 	Malformed uint64
 	// Reconnects counts successful connections after the first.
 	Reconnects uint64
+
+	// Stream management (XEP-0198): resumed streams, refused resumptions,
+	// messages (and, on a resumed stream, stanzas) written again after a
+	// connection loss, and the ack elements exchanged.
+	Resumes, ResumeFailures, Resent uint64
+	AckRequestsSent, AcksReceived  uint64
+	AckRequestsReceived, AcksSent  uint64
 }
 
 // New checks cfg and returns a client; call Run to connect.
@@ -93,6 +119,9 @@ func New(cfg Config) (*Client, error) {
 		archiveSince: cfg.ArchiveSince,
 		mamQueries:   make(map[string]bool),
 		seen:         newSeenSet(seenArchiveIDs),
+		sentIDs:      newSeenSet(seenArchiveIDs),
+		ackSignal:    make(chan struct{}, 1),
+		ackKick:      make(chan struct{}, 1),
 	}
 	if c.cfg.Rand == nil {
 		c.cfg.Rand = rand.Reader
@@ -272,9 +301,11 @@ func (c *Client) SendChat(ctx context.Context, to jid.JID, body string, opts Sen
 		return "", fmt.Errorf("%w: %#x", ErrBadTag, opts.ToDevice)
 	}
 	id = c.newID()
-	if err := c.queue.push(newOutMessage(id, to.String(), body, opts)); err != nil {
+	m := newOutMessage(id, to.String(), body, opts)
+	if err := c.queue.push(m); err != nil {
 		return "", err
 	}
+	c.emitDelivery(m, DeliveryQueued, nil)
 	return id, nil
 }
 
@@ -304,6 +335,7 @@ func (c *Client) Run(ctx context.Context) error {
 	evDone := make(chan struct{})
 	go func() { ev.run(c.snapshotSubscribers); close(evDone) }()
 	defer func() {
+		c.flushLive(false)
 		ev.close()
 		<-evDone
 	}()
@@ -363,18 +395,33 @@ func (c *Client) setState(s State, err error) {
 	}
 	if s == StateDisconnected {
 		c.sess = nil
-		// Presence is unknown while disconnected; the server sends it again.
-		for k, p := range c.presences {
-			delete(c.presences, k)
-			if c.ev != nil {
-				c.ev.push(&PresenceEvent{Presence: Presence{From: p.From, Show: Unavailable, Tag: p.Tag}})
-			}
-		}
 	}
+	smStatus := c.smStatus
 	ev := c.ev
 	c.mu.Unlock()
+	if s == StateDisconnected && (err == nil || !c.smResumable()) {
+		// Presence is unknown while disconnected; the server sends it
+		// again, unless the stream is resumed.
+		c.clearPresences()
+	}
 	if ev != nil {
-		ev.push(&StateEvent{State: s, Addr: local, Err: err})
+		e := &StateEvent{State: s, Addr: local, Err: err}
+		if s == StateOnline {
+			e.StreamManagement = smStatus
+		}
+		ev.push(e)
+	}
+}
+
+// clearPresences forgets every presence, reporting each as unavailable.
+func (c *Client) clearPresences() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, p := range c.presences {
+		delete(c.presences, k)
+		if c.ev != nil {
+			c.ev.push(&PresenceEvent{Presence: Presence{From: p.From, Show: Unavailable, Tag: p.Tag}})
+		}
 	}
 }
 
@@ -416,8 +463,11 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 	if c.cfg.Resource != "" {
 		bind = xmppbind.Feature(c.cfg.Resource, c.newID())
 	}
+	var sc *smConn
+	var resumed bool
+	startTLS, bind := c.smFeatures(xmpp.StartTLS(c.tlsConfig()), bind, &sc, &resumed)
 	sess, err := xmpp.NewClientSession(cctx, c.account, conn,
-		xmpp.StartTLS(c.tlsConfig()),
+		startTLS,
 		xmpp.SASL("", c.cfg.Password, sasl.ScramSha256, sasl.ScramSha1),
 		bind,
 	)
@@ -426,17 +476,33 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 		conn.Close()
 		return fmt.Errorf("xmppconn: negotiate: %w", err)
 	}
+	smOn := sc != nil && c.StreamManagement() != SMOff
+	if !smOn {
+		sc = nil
+	}
 	c.mu.Lock()
 	c.sess = sess
 	c.local = sess.LocalAddr()
 	c.mu.Unlock()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- sess.Serve(xmpp.HandlerFunc(c.handler(sess))) }()
+	go func() { serveErr <- sess.Serve(xmpp.HandlerFunc(c.handler(sess, sc))) }()
 
 	sctx, scancel := context.WithCancel(ctx)
 	defer scancel()
-	closeSess := func(graceful bool) {
+	// When the connection ends, remember how many stanzas were handled, for
+	// resuming; a clean stop ends the stream for good.
+	keepH := func() {
+		if sc == nil {
+			return
+		}
+		if h, ok := sc.handled(); ok {
+			c.smMu.Lock()
+			c.smInH = h
+			c.smMu.Unlock()
+		}
+	}
+	closeSess := func(graceful bool, wait time.Duration) {
 		if graceful {
 			uctx, ucancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_ = c.sendUnavailable(uctx, sess)
@@ -445,14 +511,17 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 		_ = sess.Close()
 		select {
 		case <-serveErr:
-		case <-time.After(2 * time.Second):
+		case <-time.After(wait):
 		}
 		_ = sess.Conn().Close()
+		keepH()
 	}
 
-	if err := c.setup(sctx, sess); err != nil {
-		closeSess(false)
-		return err
+	if !resumed {
+		if err := c.setup(sctx, sess); err != nil {
+			closeSess(false, 2*time.Second)
+			return err
+		}
 	}
 	bo.reset()
 	c.mu.Lock()
@@ -460,22 +529,30 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 		c.stats.Reconnects++
 	}
 	c.connected = true
+	needCatchUp := !resumed || c.catchingUp
 	c.mu.Unlock()
 	c.setState(StateOnline, nil)
 
-	fail := make(chan error, 2)
+	fail := make(chan error, 3)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); c.sender(sctx, sess, fail) }()
+	go func() { defer wg.Done(); c.sender(sctx, sess, smOn, fail) }()
 	go func() { defer wg.Done(); c.keepalive(sctx, sess, fail) }()
-	// Catch up on the archive once live traffic flows (see catchUp).
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := c.catchUp(sctx, sess); err != nil && sctx.Err() == nil {
-			c.log.Warn("xmppconn: archive catch-up failed", "err", err)
-		}
-	}()
+	if smOn {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.acker(sctx, sess, fail) }()
+		c.kickAcks() // stanzas sent again on resumption
+	}
+	if needCatchUp {
+		// Catch up on the archive once live traffic flows (see catchUp).
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.catchUp(sctx, sess); err != nil && sctx.Err() == nil {
+				c.log.Warn("xmppconn: archive catch-up failed", "err", err)
+			}
+		}()
+	}
 
 	var result error
 	select {
@@ -486,14 +563,22 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 		result = fmt.Errorf("xmppconn: connection lost: %w", err)
 		scancel()
 		_ = sess.Conn().Close()
+		keepH()
 	case err := <-fail:
 		result = err
 		scancel()
-		closeSess(false)
+		closeSess(false, 2*time.Second)
 	case <-ctx.Done():
 		scancel()
 		wg.Wait()
-		closeSess(true)
+		// A clean stop: wait (bounded) until the server has everything
+		// that was written, then end the stream and wait for its end.
+		deadline := time.Now().Add(c.cfg.StopTimeout)
+		c.drainOnStop(sess, smOn, deadline)
+		closeSess(true, max(time.Until(deadline), 500*time.Millisecond))
+		c.smMu.Lock()
+		c.smID = ""
+		c.smMu.Unlock()
 		c.setState(StateDisconnected, nil)
 		return nil
 	}
@@ -502,7 +587,8 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 	return result
 }
 
-// setup runs after negotiation: carbons, roster, initial presence.
+// setup runs after negotiation of a new (not resumed) stream: carbons,
+// roster, initial presence.
 func (c *Client) setup(ctx context.Context, sess *xmpp.Session) error {
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
@@ -515,7 +601,6 @@ func (c *Client) setup(ctx context.Context, sess *xmpp.Session) error {
 	}
 	c.mu.Lock()
 	c.catchingUp = true
-	c.liveDuring = ""
 	c.mu.Unlock()
 	if err := c.sendPresence(rctx, sess); err != nil {
 		return fmt.Errorf("xmppconn: initial presence: %w", err)
@@ -523,11 +608,33 @@ func (c *Client) setup(ctx context.Context, sess *xmpp.Session) error {
 	return nil
 }
 
-// sender writes queued messages in order while the session lives.
-func (c *Client) sender(ctx context.Context, sess *xmpp.Session, fail chan<- error) {
+// sender writes queued messages in order while the session lives. A
+// message is in flight from just before it is written until the server
+// acknowledges it; a connection lost meanwhile puts it back in the queue
+// (unless the stream is resumed). Without stream management a ping after
+// the queue empties confirms what was written.
+func (c *Client) sender(ctx context.Context, sess *xmpp.Session, smOn bool, fail chan<- error) {
 	for {
 		m, ok := c.queue.front()
 		if !ok {
+			if !smOn {
+				c.smMu.Lock()
+				msgs := append([]*outMessage(nil), c.inflight...)
+				c.smMu.Unlock()
+				if len(msgs) > 0 {
+					pctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+					err := c.ping(pctx, sess)
+					cancel()
+					var se stanza.Error
+					if err != nil && !errors.As(err, &se) {
+						if ctx.Err() == nil {
+							fail <- fmt.Errorf("xmppconn: confirming written messages: %w", err)
+						}
+						return
+					}
+					c.confirmInflight(msgs)
+				}
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -535,6 +642,12 @@ func (c *Client) sender(ctx context.Context, sess *xmpp.Session, fail chan<- err
 				continue
 			}
 		}
+		c.smMu.Lock()
+		c.inflight = append(c.inflight, m)
+		c.smMu.Unlock()
+		c.mu.Lock()
+		c.sentIDs.add(m.ID)
+		c.mu.Unlock()
 		wctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 		err := sess.Encode(wctx, m)
 		cancel()
@@ -545,6 +658,12 @@ func (c *Client) sender(ctx context.Context, sess *xmpp.Session, fail chan<- err
 			return
 		}
 		c.queue.pop(m)
+		c.emitDelivery(m, DeliverySent, nil)
+		if smOn {
+			if _, n := c.unconfirmed(); n >= smAckEvery || c.queue.len() == 0 {
+				c.kickAcks()
+			}
+		}
 	}
 }
 
@@ -649,6 +768,12 @@ type seenSet struct {
 
 func newSeenSet(n int) *seenSet {
 	return &seenSet{keys: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+// has reports whether k is remembered.
+func (s *seenSet) has(k string) bool {
+	_, ok := s.keys[k]
+	return ok
 }
 
 // add records k and reports whether it was new.

@@ -63,6 +63,14 @@ type Config struct {
 	ArchiveAfter string
 	ArchiveSince time.Time
 
+	// StopTimeout bounds a clean stop (Run's context done): how long it
+	// waits for the server to acknowledge every message written, and then
+	// for the server's end of the stream (DefaultStopTimeout when zero).
+	StopTimeout time.Duration
+	// DisableStreamManagement turns XEP-0198 off even when the server
+	// offers it (for tests, and for servers whose implementation fails).
+	DisableStreamManagement bool
+
 	// Rand is the source for stanza ids and backoff jitter (crypto/rand when
 	// nil).
 	Rand io.Reader
@@ -112,6 +120,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = DefaultStopTimeout
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = DefaultPingInterval

@@ -49,6 +49,13 @@ const (
 	// DefaultRequestTimeout bounds each IQ round trip the client makes itself.
 	DefaultRequestTimeout = 15 * time.Second
 
+	// DefaultStopTimeout bounds a clean stop's wait for the server.
+	DefaultStopTimeout = 10 * time.Second
+
+	// maxLiveBuffer bounds the live messages held back during a catch-up;
+	// beyond it they are delivered at once.
+	maxLiveBuffer = 10000
+
 	// DefaultPingInterval is how often an idle connection is checked with a
 	// XEP-0199 ping; a ping unanswered within DefaultRequestTimeout closes it.
 	DefaultPingInterval = 60 * time.Second

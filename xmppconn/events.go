@@ -8,7 +8,7 @@ import (
 
 // Event is something the client reports to its subscribers: one of
 // *StateEvent, *MessageEvent, *PresenceEvent, *SubscriptionEvent,
-// *RosterEvent or *PEPEvent.
+// *RosterEvent, *PEPEvent or *DeliveryEvent.
 type Event interface{ isEvent() }
 
 // State is the connection state of a Client.
@@ -40,6 +40,10 @@ type StateEvent struct {
 	// Addr is the bound full JID when State is StateOnline.
 	Addr jid.JID
 	Err  error
+	// StreamManagement says, when State is StateOnline, whether XEP-0198
+	// runs on the connection (SMOff: the server does not offer it, and
+	// the client falls back to its queue and ping confirmations).
+	StreamManagement StreamMgmt
 }
 
 // CarbonKind says whether a message is a XEP-0280 carbon copy.

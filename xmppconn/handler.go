@@ -10,6 +10,8 @@ import (
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
+
+	"github.com/otrchat/otrchat/xmppconn/internal/sm"
 )
 
 // limitedBuffer is a bytes.Buffer that refuses to grow past max.
@@ -84,8 +86,11 @@ func readElement(r xml.TokenReader, start *xml.StartElement) ([]byte, error) {
 
 // handler returns the session's top-level handler. It runs on the session's
 // read goroutine and must never wait for the network.
-func (c *Client) handler(sess *xmpp.Session) xmpp.HandlerFunc {
+func (c *Client) handler(sess *xmpp.Session, sc *smConn) xmpp.HandlerFunc {
 	return func(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+		if start.Name.Space == sm.NS {
+			return c.handleSM(t, start, sc)
+		}
 		b, err := readElement(t, start)
 		if err != nil {
 			c.log.Warn("xmppconn: unreadable stanza dropped", "element", start.Name.Local, "err", err)
@@ -154,6 +159,14 @@ func (c *Client) handleMessage(b []byte) {
 	}
 	if w.Type == "error" {
 		c.log.Debug("xmppconn: message error", "from", w.From, "id", w.ID)
+		c.mu.Lock()
+		ours := w.ID != "" && c.sentIDs.has(w.ID)
+		c.mu.Unlock()
+		if ours {
+			to, _ := jid.Parse(w.From)
+			c.emit(&DeliveryEvent{ID: w.ID, To: to, Status: DeliveryFailed,
+				Err: fmt.Errorf("xmppconn: the server returned an error for message %s", truncate(w.ID))})
+		}
 		return
 	}
 	switch {
@@ -212,15 +225,41 @@ func (c *Client) interpret(w *wireMessage, archiveID string) (Message, bool) {
 	}, true
 }
 
-// deliver applies the per-device and duplicate rules and emits the message.
+// deliver applies the per-device and duplicate rules and emits the
+// message. Live messages that arrive while the archive is caught up on
+// wait until it is done (flushLive), so that they are reported after the
+// older archived ones and the archive position never passes a message that
+// was not handed over.
 func (c *Client) deliver(m Message, fromArchive bool) {
 	c.mu.Lock()
-	if m.ArchiveID != "" {
-		if c.catchingUp && !fromArchive {
-			c.liveDuring = m.ArchiveID
-		} else {
-			c.archivePos = m.ArchiveID
-		}
+	if c.catchingUp && !fromArchive && len(c.liveBuf) < maxLiveBuffer {
+		c.liveBuf = append(c.liveBuf, m)
+		c.mu.Unlock()
+		return
+	}
+	c.deliverLocked(m, fromArchive, true)
+}
+
+// flushLive delivers the live messages held back during a catch-up. After
+// a complete catch-up (moved) they move the archive position; when Run
+// stops during one they are delivered without moving it, so that the next
+// catch-up starts where the archive's delivery stopped.
+func (c *Client) flushLive(moved bool) {
+	c.mu.Lock()
+	buf := c.liveBuf
+	c.liveBuf = nil
+	c.catchingUp = false
+	c.mu.Unlock()
+	for _, m := range buf {
+		c.mu.Lock()
+		c.deliverLocked(m, false, moved)
+	}
+}
+
+// deliverLocked is deliver with c.mu held; it unlocks it.
+func (c *Client) deliverLocked(m Message, fromArchive, move bool) {
+	if m.ArchiveID != "" && move {
+		c.archivePos = m.ArchiveID
 	}
 	dupKeys := make([]string, 0, 2)
 	if m.ArchiveID != "" {
@@ -319,17 +358,21 @@ func (c *Client) handleArchived(w *wireMessage) {
 		m.Delayed = true
 		m.Stamp, _ = parseStamp(r.Forwarded.Delay.Stamp)
 	}
-	if m.From.Bare().Equal(c.account) && (m.OTR || m.From.Equal(c.LocalAddr())) {
-		// Our own OTR traffic (from any device) and our own plaintext
-		// messages are not news to this device.
-		c.mu.Lock()
-		c.archivePos = r.ID
-		c.seen.add("a:" + r.ID)
-		c.mu.Unlock()
-		return
-	}
 	if m.From.Bare().Equal(c.account) {
-		m.Carbon = CarbonSent
+		// Our own OTR traffic is not news to this device, except what
+		// another of our devices addressed to this one; nor are our own
+		// plaintext messages. Other devices' plaintext is a sent carbon.
+		forUs := m.OTR && c.cfg.InstanceTag != 0 && m.ToDevice == c.cfg.InstanceTag
+		if m.From.Equal(c.LocalAddr()) || m.OTR && !forUs {
+			c.mu.Lock()
+			c.archivePos = r.ID
+			c.seen.add("a:" + r.ID)
+			c.mu.Unlock()
+			return
+		}
+		if !m.OTR {
+			m.Carbon = CarbonSent
+		}
 	}
 	c.deliver(m, true)
 }

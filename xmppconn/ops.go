@@ -291,15 +291,20 @@ type mamFin struct {
 // the archive position, or, without one, only learns the position. It runs
 // after initial presence, so nothing archived in between is missed; live
 // copies of the same messages are dropped as duplicates.
-func (c *Client) catchUp(ctx context.Context, sess *xmpp.Session) error {
+//
+// Live messages that arrive meanwhile are held back and delivered once the
+// catch-up is complete (see deliver); if it fails, they stay held back
+// until the next connection's catch-up completes (or Run returns), and the
+// archive position stays at the last archived message delivered.
+func (c *Client) catchUp(ctx context.Context, sess *xmpp.Session) (err error) {
+	c.mu.Lock()
+	c.catchingUp = true
+	c.mu.Unlock()
 	defer func() {
-		c.mu.Lock()
-		c.catchingUp = false
-		if c.liveDuring != "" {
-			c.archivePos = c.liveDuring
-			c.liveDuring = ""
+		c.log.Debug("xmppconn: catch-up done", "err", err)
+		if err == nil {
+			c.flushLive(true)
 		}
-		c.mu.Unlock()
 	}()
 	c.mu.Lock()
 	after, since := c.archivePos, c.archiveSince

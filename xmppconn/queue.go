@@ -64,6 +64,42 @@ func (q *outQueue) pop(m *outMessage) {
 	}
 }
 
+// requeue puts msgs back at the front, in their order, before everything
+// queued; a message still in the queue is not added twice. The limit does
+// not apply: these messages were accepted before. It returns how many were
+// put back.
+func (q *outQueue) requeue(msgs []*outMessage) int {
+	if len(msgs) == 0 {
+		return 0
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	in := make(map[*outMessage]bool, len(q.items))
+	for _, m := range q.items {
+		in[m] = true
+	}
+	front := make([]*outMessage, 0, len(msgs)+len(q.items))
+	for _, m := range msgs {
+		if !in[m] {
+			front = append(front, m)
+			in[m] = true
+		}
+	}
+	n := len(front)
+	if n == 0 {
+		return 0
+	}
+	if len(q.items) == 0 {
+		q.emptyC = make(chan struct{})
+	}
+	q.items = append(front, q.items...)
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return n
+}
+
 func (q *outQueue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
