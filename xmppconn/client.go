@@ -76,6 +76,9 @@ type Client struct {
 
 	stats     Stats
 	connected bool // a session was online before
+	// firstOnline is a little before this client first came online: where
+	// a catch-up starts when the device never learnt an archive position.
+	firstOnline time.Time
 }
 
 // Stats counts what the client dropped on purpose; tests and the UI read it.
@@ -95,8 +98,8 @@ type Stats struct {
 	// messages (and, on a resumed stream, stanzas) written again after a
 	// connection loss, and the ack elements exchanged.
 	Resumes, ResumeFailures, Resent uint64
-	AckRequestsSent, AcksReceived  uint64
-	AckRequestsReceived, AcksSent  uint64
+	AckRequestsSent, AcksReceived   uint64
+	AckRequestsReceived, AcksSent   uint64
 }
 
 // New checks cfg and returns a client; call Run to connect.
@@ -486,10 +489,22 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 	c.mu.Unlock()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- sess.Serve(xmpp.HandlerFunc(c.handler(sess, sc))) }()
+	served := make(chan struct{})
+	go func() {
+		serveErr <- sess.Serve(xmpp.HandlerFunc(c.handler(sess, sc)))
+		close(served)
+	}()
 
 	sctx, scancel := context.WithCancel(ctx)
 	defer scancel()
+	// Requests made during setup end with the connection.
+	go func() {
+		select {
+		case <-served:
+			scancel()
+		case <-sctx.Done():
+		}
+	}()
 	// When the connection ends, remember how many stanzas were handled, for
 	// resuming; a clean stop ends the stream for good.
 	keepH := func() {
@@ -519,6 +534,10 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 
 	if !resumed {
 		if err := c.setup(sctx, sess); err != nil {
+			// A stream without initial presence must not be resumed.
+			c.smMu.Lock()
+			c.smID = ""
+			c.smMu.Unlock()
 			closeSess(false, 2*time.Second)
 			return err
 		}
@@ -565,9 +584,16 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 		_ = sess.Conn().Close()
 		keepH()
 	case err := <-fail:
+		// The connection is broken: drop it without ending the stream, so
+		// that the server keeps it for resumption.
 		result = err
 		scancel()
-		closeSess(false, 2*time.Second)
+		_ = sess.Conn().Close()
+		select {
+		case <-serveErr:
+		case <-time.After(2 * time.Second):
+		}
+		keepH()
 	case <-ctx.Done():
 		scancel()
 		wg.Wait()
@@ -601,6 +627,9 @@ func (c *Client) setup(ctx context.Context, sess *xmpp.Session) error {
 	}
 	c.mu.Lock()
 	c.catchingUp = true
+	if c.firstOnline.IsZero() {
+		c.firstOnline = time.Now().Add(-firstOnlineMargin)
+	}
 	c.mu.Unlock()
 	if err := c.sendPresence(rctx, sess); err != nil {
 		return fmt.Errorf("xmppconn: initial presence: %w", err)

@@ -52,6 +52,10 @@ const (
 	// DefaultStopTimeout bounds a clean stop's wait for the server.
 	DefaultStopTimeout = 10 * time.Second
 
+	// firstOnlineMargin is subtracted from the time a client first came
+	// online to allow for a server clock a little behind ours.
+	firstOnlineMargin = 5 * time.Second
+
 	// maxLiveBuffer bounds the live messages held back during a catch-up;
 	// beyond it they are delivered at once.
 	maxLiveBuffer = 10000

@@ -340,9 +340,10 @@ func (c *Client) handleArchived(w *wireMessage) {
 		return
 	}
 	if !deliverIt {
+		// Learning the position only. The message is not marked as seen:
+		// its live copy may be waiting in liveBuf.
 		c.mu.Lock()
 		c.archivePos = r.ID
-		c.seen.add("a:" + r.ID)
 		c.mu.Unlock()
 		return
 	}

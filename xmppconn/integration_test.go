@@ -35,7 +35,7 @@ func (r *recorder) add(e xmppconn.Event) {
 }
 
 // waitFor waits until pred holds for the events so far, or fails the test.
-func (r *recorder) waitFor(t *testing.T, d time.Duration, what string, pred func([]xmppconn.Event) bool) {
+func (r *recorder) waitFor(t testing.TB, d time.Duration, what string, pred func([]xmppconn.Event) bool) {
 	t.Helper()
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
@@ -88,7 +88,7 @@ func hasBody(body string) func([]xmppconn.Event) bool {
 	}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("OTRCHAT_TEST_LOG") == "" {
 		return nil
 	}
@@ -103,7 +103,7 @@ type device struct {
 	done   chan struct{}
 }
 
-func (d *device) stop(t *testing.T) {
+func (d *device) stop(t testing.TB) {
 	t.Helper()
 	d.cancel()
 	select {
@@ -126,7 +126,7 @@ func config(srv *testbed.Server, user string, tag uint32) xmppconn.Config {
 }
 
 // startDevice runs a client and waits until it is online.
-func startDevice(t *testing.T, cfg xmppconn.Config) *device {
+func startDevice(t testing.TB, cfg xmppconn.Config) *device {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)
@@ -160,7 +160,7 @@ func startDevice(t *testing.T, cfg xmppconn.Config) *device {
 	return d
 }
 
-func send(t *testing.T, d *device, to jid.JID, body string, o xmppconn.SendOptions) {
+func send(t testing.TB, d *device, to jid.JID, body string, o xmppconn.SendOptions) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -172,7 +172,7 @@ func send(t *testing.T, d *device, to jid.JID, body string, o xmppconn.SendOptio
 	}
 }
 
-func startServer(t *testing.T, kind testbed.Kind, users ...string) *testbed.Server {
+func startServer(t testing.TB, kind testbed.Kind, users ...string) *testbed.Server {
 	// ejabberd needs longer than the default to start on a loaded machine.
 	return testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users(users...), StartTimeout: 40 * time.Second})
 }

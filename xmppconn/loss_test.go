@@ -17,7 +17,7 @@ import (
 // can be run against the old code too (where each of them fails).
 
 // queueAll queues n messages "<prefix> %04d" and waits until all are written.
-func queueAll(t *testing.T, d *device, to jid.JID, prefix string, n int, o xmppconn.SendOptions) []string {
+func queueAll(t testing.TB, d *device, to jid.JID, prefix string, n int, o xmppconn.SendOptions) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -44,7 +44,7 @@ func queueAll(t *testing.T, d *device, to jid.JID, prefix string, n int, o xmppc
 // waitSelfPresence waits until the server has processed the device's
 // initial presence (it reflects it back), so that messages to the bare JID
 // reach the device.
-func waitSelfPresence(t *testing.T, d *device) {
+func waitSelfPresence(t testing.TB, d *device) {
 	t.Helper()
 	self := d.c.LocalAddr()
 	d.rec.waitFor(t, 10*time.Second, "own presence reflected", func([]xmppconn.Event) bool {
@@ -68,7 +68,7 @@ func countBodies(d *device, prefix string) (map[string]int, []string) {
 
 // waitAll waits until every body of want was reported, then checks that
 // each was reported exactly once, in order.
-func waitAll(t *testing.T, d *device, prefix string, want []string, timeout time.Duration) {
+func waitAll(t testing.TB, d *device, prefix string, want []string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

@@ -310,8 +310,21 @@ func (c *Client) catchUp(ctx context.Context, sess *xmpp.Session) (err error) {
 	after, since := c.archivePos, c.archiveSince
 	c.mu.Unlock()
 	if after == "" && since.IsZero() {
-		// Learn the newest archive id only.
+		// Learn the newest archive id only. Should this fail (the
+		// connection drops), the next catch-up starts from the time this
+		// client first came online instead, so that nothing archived since
+		// is skipped.
+		c.mu.Lock()
+		c.archiveSince = c.firstOnline
+		c.mu.Unlock()
 		_, err := c.mamPage(ctx, sess, history.Query{Last: true, Limit: 1}, false)
+		if err == nil {
+			c.mu.Lock()
+			if c.archivePos != "" {
+				c.archiveSince = time.Time{}
+			}
+			c.mu.Unlock()
+		}
 		return err
 	}
 	for page := 0; page < mamMaxPages; page++ {

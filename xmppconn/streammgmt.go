@@ -224,6 +224,7 @@ func (c *Client) smFeatures(startTLS, bind xmpp.StreamFeature, sc **smConn, resu
 		}
 		c.smMu.Lock()
 		prev, addr, h := c.smID, c.smAddr, c.smInH
+		c.smReqAt = time.Time{} // an <r/> of the old connection is moot
 		c.smMu.Unlock()
 		if prev != "" {
 			ok, err := c.smResume(ctx, s, *sc, prev, h)
