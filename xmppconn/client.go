@@ -283,13 +283,15 @@ func (c *Client) Flush(ctx context.Context) error {
 	}
 }
 
-// SendChat queues a chat message to a bare or full JID and returns at once;
-// messages are written in the order they were queued, as soon as (and
-// whenever again) the client is online. It fails with ErrQueueFull when
-// Config.QueueSize messages are waiting. A message whose write fails stays
-// queued and is written again after reconnection, with the same id, so a
-// receiver may see it twice but never loses it to a broken connection that
-// the client noticed.
+// SendChat queues a chat message to a bare or full JID and returns at once
+// with the message's id; messages are written in the order they were
+// queued, as soon as (and whenever again) the client is online. It fails
+// with ErrQueueFull when Config.QueueSize messages are waiting. A message
+// stays in the client's hands until the server acknowledged it (XEP-0198,
+// or a ping round trip without it): written into a connection that dies
+// before that, it is written again after reconnection, before anything
+// newer, with the same id, so that a receiver can drop a second copy. Its
+// progress is reported with DeliveryEvents carrying the id.
 func (c *Client) SendChat(ctx context.Context, to jid.JID, body string, opts SendOptions) (id string, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
