@@ -43,3 +43,35 @@ func ExampleClient_SendChat() {
 	fmt.Println(err, c.QueueLen(), c.State())
 	// Output: <nil> 1 disconnected
 }
+
+// The session layer follows each message it sent through DeliveryEvents:
+// queued, written (again after a connection loss), acknowledged by the
+// server (never written again after that), or failed.
+func ExampleDeliveryEvent() {
+	c, err := xmppconn.New(xmppconn.Config{JID: jid.MustParse("alice@example.org"), Password: "secret"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pending := map[string]bool{}
+	c.Subscribe(func(e xmppconn.Event) {
+		switch e := e.(type) {
+		case *xmppconn.DeliveryEvent:
+			switch e.Status {
+			case xmppconn.DeliveryAcked:
+				delete(pending, e.ID) // the server has it
+			case xmppconn.DeliveryFailed:
+				delete(pending, e.ID) // tell the user: e.Err
+			}
+		case *xmppconn.StateEvent:
+			if e.State == xmppconn.StateOnline && e.StreamManagement == xmppconn.SMOff {
+				// No XEP-0198 on this server: acknowledgements come from
+				// ping round trips.
+			}
+		}
+	})
+	id, _ := c.SendChat(context.Background(), jid.MustParse("bob@example.org"), "hi", xmppconn.SendOptions{})
+	pending[id] = true
+	fmt.Println(len(pending), xmppconn.DeliveryQueued, xmppconn.DeliveryAcked, xmppconn.SMResumed)
+	// Output: 1 queued acked resumed
+}
