@@ -137,16 +137,17 @@ func TestLossCatchUpInterrupted(t *testing.T) {
 		aLaptop.stop(t)
 		pos := aLaptop.c.ArchivePosition()
 
-		const n = 2000
+		const n = 1500
 		otr := xmppconn.SendOptions{OTR: true, ToDevice: laptop, Store: true}
 		want := queueAll(t, bob, alice, "?OTR:stored", n, otr)
 		// Everything before the fence was archived when the phone gets it.
 		send(t, bob, aPhone.c.LocalAddr(), "fence", xmppconn.SendOptions{})
-		aPhone.rec.waitFor(t, 60*time.Second, "phone: fence", hasBody("fence"))
+		aPhone.rec.waitFor(t, 120*time.Second, "phone: fence", hasBody("fence"))
 
-		// The laptop returns through a slow link, so that catch-up takes a
-		// few seconds.
-		px.downRate.Store(300 << 10)
+		// The laptop returns through a slow uplink, so that catch-up (one
+		// request per page of 100) takes a few seconds, while a live message
+		// reaches it at once.
+		px.upDelay.Store(int64(150 * time.Millisecond))
 		lcfg.ArchiveAfter = pos
 		back := startDevice(t, lcfg)
 		archivedIn := func(evs []xmppconn.Event) int {
@@ -165,13 +166,13 @@ func TestLossCatchUpInterrupted(t *testing.T) {
 		}
 		back.rec.waitFor(t, 30*time.Second, "laptop: catch-up under way", func(evs []xmppconn.Event) bool { return archivedIn(evs) >= 200 })
 		send(t, bob, alice, "?OTR:live", otr)
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond)
 		if k := archived(); k >= n {
 			t.Fatalf("catch-up finished (%d messages) before the cut; slow the link further", k)
 		}
 		t.Logf("cutting the laptop's connection after %d archived messages", archived())
 		px.cut()
-		px.downRate.Store(0)
+		px.upDelay.Store(0)
 		waitAll(t, back, "?OTR:stored", want, 60*time.Second)
 		back.rec.waitFor(t, 10*time.Second, "laptop: the live message", hasBody("?OTR:live"))
 		if c, _ := countBodies(back, "?OTR:live"); c["?OTR:live"] != 1 {
@@ -275,7 +276,7 @@ func TestLossShutdown(t *testing.T) {
 		acfg.Addr = px.Addr()
 		acfg.QueueSize = 2000
 		a := startDevice(t, acfg)
-		px.upRate.Store(40 << 10)
+		px.upRate.Store(64 << 10)
 		want := queueAll(t, a, srv.JID("bob", ""), "shutdown", 1000, xmppconn.SendOptions{})
 		// Bob keeps talking to alice while she stops: the server writes to
 		// her connection after she closed it, so the connection is reset
@@ -295,7 +296,12 @@ func TestLossShutdown(t *testing.T) {
 				cancel()
 			}
 		}()
-		a.stop(t)
+		a.cancel()
+		select {
+		case <-a.done:
+		case <-time.After(60 * time.Second):
+			t.Fatal("Run did not return within 60s of cancellation")
+		}
 		close(stopNoise)
 		<-noiseDone
 		waitAll(t, bob, "shutdown", want, 30*time.Second)

@@ -26,6 +26,10 @@ type proxy struct {
 	// upRate and downRate limit each direction to this many bytes per
 	// second (0: unlimited).
 	upRate, downRate atomic.Int64
+	// upDelay holds each chunk the client writes this long (nanoseconds),
+	// as a slow uplink: request/response exchanges slow down, while what
+	// the server sends unasked still arrives at once.
+	upDelay atomic.Int64
 	// refuse closes new connections at once.
 	refuse atomic.Bool
 
@@ -101,6 +105,9 @@ func (p *proxy) pipe(dst, src net.Conn, up bool) {
 			}
 			if rate > 0 {
 				time.Sleep(time.Duration(int64(n) * int64(time.Second) / rate))
+			}
+			if d := p.upDelay.Load(); up && d > 0 {
+				time.Sleep(time.Duration(d))
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return

@@ -293,6 +293,9 @@ func (b *ejabberdBackend) register(ctx context.Context, s *Server, a Account) er
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode == http.StatusConflict {
+		return nil // registered before (afterListen runs again after a restart)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("testbed: ejabberd register %s@%s: %s: %s", a.Name, s.Domain, resp.Status, bytes.TrimSpace(msg))
 	}

@@ -176,7 +176,7 @@ type backend interface {
 	prepare(ctx context.Context, s *Server, tls *certBundle) error
 	// command returns the server process (not started).
 	command(s *Server) *exec.Cmd
-	// afterListen runs once the first start accepts TCP connections.
+	// afterListen runs once each start accepts TCP connections.
 	afterListen(ctx context.Context, s *Server) error
 	// logPath is the server's own log file.
 	logPath(s *Server) string
@@ -405,11 +405,10 @@ func (s *Server) start(ctx context.Context, begin time.Time) error {
 		return fail(err)
 	}
 	streamUp := time.Since(procStart)
-	// Phase 2: once, the backend's work that needs a live server.
-	if !s.started {
-		if err := s.be.afterListen(ctx, s); err != nil {
-			return fail(err)
-		}
+	// Phase 2: the backend's work that needs a live server, again after a
+	// restart (ejabberd may lose recent registrations to a Kill).
+	if err := s.be.afterListen(ctx, s); err != nil {
+		return fail(err)
 	}
 	prepared := time.Since(procStart)
 	// Phase 3: a real login (STARTTLS, SASL, bind) succeeds.
