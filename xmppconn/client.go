@@ -61,14 +61,15 @@ type Client struct {
 	sentIDs    *seenSet // ids of recently written messages, for error bounces
 
 	// stream management (XEP-0198, streammgmt.go)
-	smStatus StreamMgmt
-	smMu     sync.Mutex
-	smOut    sm.Outbox
-	smInH    uint32    // our h when the last managed connection ended
-	smID     string    // resumable stream id, "" when none
-	smAddr   jid.JID   // full JID of that stream
-	smReqAt  time.Time // when the outstanding <r/> was written
-	inflight []*outMessage
+	smStatus  StreamMgmt
+	smMu      sync.Mutex
+	smOut     sm.Outbox
+	smInH     uint32    // our h when the last managed connection ended
+	smID      string    // resumable stream id, "" when none
+	smAddr    jid.JID   // full JID of that stream
+	smReqAt   time.Time // when the first unanswered <r/> was written
+	smLastReq time.Time // when the last one was
+	inflight  []*outMessage
 	// ackSignal is signalled when messages are acknowledged; ackKick asks
 	// the acker for an ack request.
 	ackSignal chan struct{}
@@ -488,6 +489,13 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 	c.mu.Lock()
 	c.sess = sess
 	c.local = sess.LocalAddr()
+	if resumed {
+		// What the server retransmits and routes while the stream changes
+		// hands may come out of order (ejabberd delivers messages that
+		// reached the old connection after newer ones): a catch-up puts
+		// them in archive order, holding live messages back meanwhile.
+		c.catchingUp = true
+	}
 	c.mu.Unlock()
 
 	serveErr := make(chan error, 1)
@@ -550,7 +558,6 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 		c.stats.Reconnects++
 	}
 	c.connected = true
-	needCatchUp := !resumed || c.catchingUp
 	c.mu.Unlock()
 	c.setState(StateOnline, nil)
 
@@ -564,16 +571,14 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 		go func() { defer wg.Done(); c.acker(sctx, sess, fail) }()
 		c.kickAcks() // stanzas sent again on resumption
 	}
-	if needCatchUp {
-		// Catch up on the archive once live traffic flows (see catchUp).
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.catchUp(sctx, sess); err != nil && sctx.Err() == nil {
-				c.log.Warn("xmppconn: archive catch-up failed", "err", err)
-			}
-		}()
-	}
+	// Catch up on the archive once live traffic flows (see catchUp).
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := c.catchUp(sctx, sess); err != nil && sctx.Err() == nil {
+			c.log.Warn("xmppconn: archive catch-up failed", "err", err)
+		}
+	}()
 
 	var result error
 	select {

@@ -105,7 +105,14 @@ func waitAll(t testing.TB, d *device, prefix string, want []string, timeout time
 	}
 	for i := range want {
 		if order[i] != want[i] {
-			t.Fatalf("message %d is %q, want %q: out of order", i, order[i], want[i])
+			var near []string
+			for _, m := range d.rec.messages() {
+				if len(m.Body) >= len(prefix) && m.Body[:len(prefix)] == prefix {
+					near = append(near, fmt.Sprintf("%s(archive=%v delayed=%v id=%s)", m.Body, m.FromArchive, m.Delayed, m.ArchiveID))
+				}
+			}
+			near = near[max(0, i-3):min(len(near), i+8)]
+			t.Fatalf("message %d is %q, want %q: out of order: %v", i, order[i], want[i], near)
 		}
 	}
 }

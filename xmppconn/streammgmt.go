@@ -224,7 +224,7 @@ func (c *Client) smFeatures(startTLS, bind xmpp.StreamFeature, sc **smConn, resu
 		}
 		c.smMu.Lock()
 		prev, addr, h := c.smID, c.smAddr, c.smInH
-		c.smReqAt = time.Time{} // an <r/> of the old connection is moot
+		c.smReqAt, c.smLastReq = time.Time{}, time.Time{} // an <r/> of the old connection is moot
 		c.smMu.Unlock()
 		if prev != "" {
 			ok, err := c.smResume(ctx, s, *sc, prev, h)
@@ -453,13 +453,19 @@ func (c *Client) handleSM(t xmlstream.TokenReadEncoder, start *xml.StartElement,
 		c.mu.Unlock()
 		c.smMu.Lock()
 		acked, err := c.smOut.Ack(v.H)
-		c.smReqAt = time.Time{}
+		c.smReqAt, c.smLastReq = time.Time{}, time.Time{}
+		more := c.smOut.Len() > 0
 		c.smMu.Unlock()
 		if err != nil {
 			// XEP-0198 §4: the stream cannot go on.
 			return err
 		}
 		c.reportAcked(acked)
+		if more {
+			// Written meanwhile: ask again at once rather than at the
+			// next tick.
+			c.kickAcks()
+		}
 	}
 	return nil
 }
@@ -538,14 +544,19 @@ func (c *Client) kickAcks() {
 	}
 }
 
-// requestAck writes <r/> unless one is outstanding.
+// requestAck writes <r/> unless one is outstanding (one unanswered for
+// smAckInterval is asked again; force asks anyway).
 func (c *Client) requestAck(ctx context.Context, sess *xmpp.Session, force bool) error {
 	c.smMu.Lock()
-	if c.smOut.Len() == 0 || (!force && !c.smReqAt.IsZero()) {
+	now := time.Now()
+	if c.smOut.Len() == 0 || (!force && !c.smLastReq.IsZero() && now.Sub(c.smLastReq) < smAckInterval) {
 		c.smMu.Unlock()
 		return nil
 	}
-	c.smReqAt = time.Now()
+	if c.smReqAt.IsZero() {
+		c.smReqAt = now
+	}
+	c.smLastReq = now
 	c.smMu.Unlock()
 	start, _ := sm.StartElement(sm.Request{})
 	c.mu.Lock()
