@@ -36,7 +36,8 @@
 //     included, which mellium routes before any handler) and records every
 //     top-level element written (package internal/sm); the resource
 //     binding feature is wrapped to resume the previous stream instead of
-//     binding (no presence, roster or catch-up redone), or to enable stream
+//     binding (no presence or roster redone; a catch-up puts what arrives
+//     around the resumption in archive order), or to enable stream
 //     management with resumption after binding; the session's handler
 //     answers <r/> and applies <a/>. The client requests an ack when the
 //     queue empties, when 32 stanzas are unacknowledged, and every 2 s while

@@ -42,8 +42,8 @@ const (
 	SMOff StreamMgmt = iota
 	// SMEnabled: enabled on a new stream.
 	SMEnabled
-	// SMResumed: a previous stream was resumed: no presence, roster or
-	// catch-up were redone.
+	// SMResumed: a previous stream was resumed: presence and roster were
+	// not redone.
 	SMResumed
 )
 
