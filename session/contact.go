@@ -45,6 +45,15 @@ type contact struct {
 	warnedUnlist map[uint32]bool
 }
 
+// pendingMsg is a user message waiting in a conversation for its DAKE, kept
+// so that it can be sent again through an offline DAKE when the device went
+// offline before answering.
+type pendingMsg struct {
+	id   string
+	text string
+	tlvs []otr4.TLV
+}
+
 // device is one remote instance and our conversation with it.
 type device struct {
 	tag   uint32
@@ -59,6 +68,8 @@ type device struct {
 	trust              TrustLevel
 	warned             bool     // new/unverified device warning shown for this session
 	queued             []string // ids of user messages waiting for the DAKE
+	pending            []pendingMsg
+	dakeStarted        time.Time
 	offlineStarted     bool
 	smpQuestion        string
 	smpPending         bool
@@ -187,6 +198,7 @@ func (c *contact) listedKnown() bool { return c.listed != nil }
 // stanza ids.
 func (m *Manager) sendWire(c *contact, d *device, wire []string) ([]string, error) {
 	to, opts := m.route(c, d)
+	m.log.Debug("session: send", "to", to, "device", fmt.Sprintf("%08x", d.tag), "store", opts.Store, "n", len(wire), "state", d.conv.State())
 	ids := make([]string, 0, len(wire))
 	for _, w := range wire {
 		id, err := m.client.SendChat(context.Background(), to, w, opts)
@@ -282,7 +294,7 @@ func (m *Manager) onEncrypted(c *contact, d *device) {
 	for _, id := range d.queued {
 		m.emit(&DeliveryEvent{Contact: c.jid, ID: id, Device: m.devRef(c, d), Status: Sent})
 	}
-	d.queued = nil
+	d.queued, d.pending = nil, nil
 }
 
 // handleConvEvent turns a conversation event into session events.
@@ -351,6 +363,7 @@ func (m *Manager) restartDAKE(c *contact, d *device) {
 		d.conv = old
 		return
 	}
+	d.dakeStarted = m.cfg.Now()
 	m.process(c, d, out)
 }
 

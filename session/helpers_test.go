@@ -115,7 +115,7 @@ func (d *dev) config() Config {
 		Account: d.w.bed.JID(d.user, ""), Password: d.w.bed.Password(d.user), Addr: d.w.bed.C2SAddr,
 		RootCAs: d.w.bed.RootCAs(), Resource: d.label, Label: d.label, Store: d.store,
 		Offline: true, ErrorStartAKE: true, PrekeyServer: jid.MustParse(prekeyServerName),
-		PrekeyTarget: 20, PrekeyThreshold: 5, RequestTimeout: 10 * time.Second,
+		PrekeyTarget: 20, PrekeyThreshold: 5, RequestTimeout: 10 * time.Second, DAKETimeout: 3 * time.Second,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
 		ArchiveAfter: d.archive,
 	}
@@ -356,6 +356,26 @@ func (d *dev) waitListed(devs ...*dev) {
 			return false
 		})
 	}
+}
+
+// waitOffline waits until d no longer sees o online.
+func (d *dev) waitOffline(o *dev) {
+	d.t.Helper()
+	waitFor(d.t, d.name+" sees "+o.name+" offline", func() bool {
+		var devs []DeviceInfo
+		if o.jid().Equal(d.jid()) {
+			devs = d.m.OwnDevices()
+		} else {
+			c, _ := d.m.Contact(o.jid())
+			devs = c.Devices
+		}
+		for _, x := range devs {
+			if x.Tag == o.tag {
+				return !x.Online
+			}
+		}
+		return true
+	})
 }
 
 // subscribe makes a and b see each other's presence.

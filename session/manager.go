@@ -77,6 +77,10 @@ type Config struct {
 	// RequestTimeout bounds each network request the Manager makes
 	// (default 15 s).
 	RequestTimeout time.Duration
+	// DAKETimeout is how long an online DAKE may wait for a device's
+	// answer; a device that went offline meanwhile then gets an offline
+	// DAKE with the messages that waited (default 20 s).
+	DAKETimeout time.Duration
 	// FragmentSize is the largest OTR message sent in one stanza (default
 	// 64 KiB).
 	FragmentSize int
@@ -166,6 +170,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.PrekeyInterval <= 0 {
 		cfg.PrekeyInterval = 10 * time.Minute
+	}
+	if cfg.DAKETimeout <= 0 {
+		cfg.DAKETimeout = 20 * time.Second
 	}
 	if cfg.FragmentSize == 0 {
 		cfg.FragmentSize = 64 << 10
@@ -354,7 +361,7 @@ func (m *Manager) endAll() {
 
 // ticker lets the conversations act on time (session expiry, early data).
 func (m *Manager) ticker(ctx context.Context) {
-	t := time.NewTicker(10 * time.Second)
+	t := time.NewTicker(min(10*time.Second, m.cfg.DAKETimeout/2))
 	defer t.Stop()
 	for {
 		select {
@@ -362,7 +369,9 @@ func (m *Manager) ticker(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		stalled := map[string][]uint32{}
 		m.mu.Lock()
+		now := m.cfg.Now()
 		for _, c := range m.contacts {
 			for _, d := range c.devices {
 				if d.conv == nil {
@@ -372,9 +381,72 @@ func (m *Manager) ticker(ctx context.Context) {
 				if err == nil && out != nil {
 					m.process(c, d, out)
 				}
+				if d.conv.State() == otr4.StateWaitingAuthR && !d.dakeStarted.IsZero() &&
+					now.Sub(d.dakeStarted) > m.cfg.DAKETimeout && m.pk != nil {
+					if _, online := m.onlineJID(c, d.tag); !online {
+						stalled[c.key] = append(stalled[c.key], d.tag)
+					}
+				}
 			}
 		}
 		m.mu.Unlock()
+		for account, tags := range stalled {
+			m.fallbackOffline(ctx, jid.MustParse(account), tags)
+		}
+	}
+}
+
+// fallbackOffline replaces stalled online DAKEs with devices that went
+// offline by offline DAKEs, and sends the messages that waited.
+func (m *Manager) fallbackOffline(ctx context.Context, account jid.JID, tags []uint32) {
+	m.mu.Lock()
+	c := m.contact(account)
+	var todo []uint32
+	for _, tag := range tags {
+		d := c.devices[tag]
+		if d == nil || d.conv.State() != otr4.StateWaitingAuthR {
+			continue
+		}
+		conv, err := m.newConv(c)
+		if err != nil {
+			continue
+		}
+		m.log.Info("session: online DAKE unanswered; starting offline", "account", account, "device", fmt.Sprintf("%08x", tag))
+		d.conv, d.dakeStarted = conv, time.Time{}
+		todo = append(todo, tag)
+	}
+	m.mu.Unlock()
+	if len(todo) == 0 {
+		return
+	}
+	errs := m.startDevices(ctx, account, todo)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, tag := range todo {
+		d := c.devices[tag]
+		pending := d.pending
+		d.pending, d.queued = nil, nil
+		for _, p := range pending {
+			err := errs[tag]
+			if err == nil {
+				var out *otr4.Message
+				out, err = d.conv.Send(p.text, p.tlvs...)
+				if err == nil {
+					m.process(c, d, out)
+				}
+			}
+			contact := c.jid
+			if len(p.tlvs) > 0 {
+				if cp, perr := parseSentCopy(p.tlvs[0].Value); perr == nil {
+					contact = cp.contact
+				}
+			}
+			if err != nil {
+				m.failed(c, tag, p.id, err)
+				continue
+			}
+			m.emit(&DeliveryEvent{Contact: contact, ID: p.id, Device: m.devRef(c, d), Status: Sent})
+		}
 	}
 }
 

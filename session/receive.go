@@ -82,6 +82,7 @@ func (m *Manager) handleMessage(msg *xmppconn.Message) {
 	defer m.mu.Unlock()
 	c := m.contact(from.Bare())
 	r := otr4.PeekRoute(msg.Body)
+	m.log.Debug("session: received", "from", from, "kind", r.Kind, "sender", fmt.Sprintf("%08x", uint32(r.Sender)), "receiver", fmt.Sprintf("%08x", uint32(r.Receiver)), "archive", msg.FromArchive, "delayed", msg.Delayed)
 	switch r.Kind {
 	case otr4.RouteEncoded, otr4.RouteFragment:
 		m.receiveEncoded(c, msg, r)
@@ -207,6 +208,7 @@ func (m *Manager) answerOffer(c *contact, from jid.JID) {
 	if err != nil {
 		return
 	}
+	d.dakeStarted = m.cfg.Now()
 	m.process(c, d, out)
 }
 
@@ -306,7 +308,9 @@ func (m *Manager) deliver(c *contact, d *device, out *otr4.Message) {
 // handleCarbon shows plaintext carbon copies (OTR ones are dropped by the
 // transport: carbons are disallowed for OTR traffic).
 func (m *Manager) handleCarbon(msg *xmppconn.Message) {
-	if msg.OTR {
+	if msg.OTR || msg.To.Localpart() == "" || msg.From.Localpart() == "" {
+		// OTR carbons are disallowed; traffic with services (the prekey
+		// server) is not a conversation.
 		return
 	}
 	text := otr4.StripWhitespaceTag(msg.Body)

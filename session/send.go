@@ -115,6 +115,7 @@ func (m *Manager) startDevices(ctx context.Context, account jid.JID, tags []uint
 				errs[tag] = err
 				continue
 			}
+			d.dakeStarted = m.cfg.Now()
 			m.process(c, d, out)
 			continue
 		}
@@ -385,6 +386,11 @@ func (m *Manager) Send(ctx context.Context, c jid.JID, text string) (string, err
 			m.failed(cc, o.Tag, id, o.Err)
 		case o.Queued:
 			d.queued = append(d.queued, id)
+			var tlvs []otr4.TLV
+			if cc.own {
+				tlvs = []otr4.TLV{cp}
+			}
+			d.pending = append(d.pending, pendingMsg{id: id, text: text, tlvs: tlvs})
 			m.emit(&DeliveryEvent{Contact: c, ID: id, Device: ref, Status: Queued})
 		case o.Sent:
 			m.emit(&DeliveryEvent{Contact: c, ID: id, Device: ref, Status: Sent})
