@@ -85,6 +85,16 @@ type dev struct {
 // newDev creates a key store with a fresh device of user and starts it.
 func (w *world) newDev(user, label string, mutate func(*Config)) *dev {
 	w.t.Helper()
+	tag, err := otr4.NewInstanceTag(rand.Reader)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return w.newDevTag(user, label, uint32(tag), mutate)
+}
+
+// newDevTag is newDev with a chosen instance tag.
+func (w *world) newDevTag(user, label string, tag uint32, mutate func(*Config)) *dev {
+	w.t.Helper()
 	path := filepath.Join(w.t.TempDir(), "keys.db")
 	s, err := keystore.Create(path, []byte("pass"), &keystore.Options{KDF: cheapKDF})
 	if err != nil {
@@ -92,10 +102,6 @@ func (w *world) newDev(user, label string, mutate func(*Config)) *dev {
 	}
 	account := w.bed.JID(user, "").String()
 	id, err := otr4.GenerateIdentity(rand.Reader, false)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	tag, err := otr4.NewInstanceTag(rand.Reader)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -177,6 +183,16 @@ func (d *dev) stop() {
 	}
 	d.archive = d.m.Client().ArchivePosition()
 	d.cancel = nil
+}
+
+// crash stops the device without ending its conversations, as a killed
+// process would, and starts it again.
+func (d *dev) crash() {
+	d.t.Helper()
+	d.m.mu.Lock()
+	d.m.exitWithoutEnd = true
+	d.m.mu.Unlock()
+	d.restart()
 }
 
 // restart stops and starts the device again with the same key store.
