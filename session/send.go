@@ -309,11 +309,19 @@ func (m *Manager) Send(ctx context.Context, c jid.JID, text string) (string, err
 		return id, m.sendPlaintext(ctx, ct, id, text, enc)
 	}
 	if selErr != nil {
-		m.mu.Unlock()
-		if enc == EncryptAlways {
-			return "", fmt.Errorf("%w: %s has no OTRv4 device known (no device list, no conversation); try /otr first", ErrPlaintext, c)
+		if enc != EncryptAlways {
+			m.mu.Unlock()
+			return "", selErr
 		}
-		return "", selErr
+		// No device known: ask with a query message, and keep the
+		// message until the first conversation is up.
+		ct.waiting = append(ct.waiting, pendingMsg{id: id, text: text})
+		m.emit(&DeliveryEvent{Contact: c, ID: id, Device: Device{Account: c}, Status: Queued})
+		m.mu.Unlock()
+		if err := m.StartOTR(ctx, c); err != nil {
+			return id, err
+		}
+		return id, nil
 	}
 	if sel.NotMostRecent && pol != instancetag.Multicasting {
 		m.emit(&WarningEvent{Contact: c, Kind: WarnNotMostRecent,
