@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 
 	"mellium.im/xmpp/jid"
 
@@ -132,6 +134,13 @@ func (m *Manager) startDevices(ctx context.Context, account jid.JID, tags []uint
 	ens, err := m.retrieve(ctx, account)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	type start struct {
+		d   *device
+		e   *otr4.PrekeyEnsemble
+		out *otr4.Message
+		err error
+	}
+	var starts []*start
 	for _, tag := range offline {
 		if err != nil {
 			errs[tag] = fmt.Errorf("offline start: %w", err)
@@ -146,13 +155,29 @@ func (m *Manager) startDevices(ctx context.Context, account jid.JID, tags []uint
 			errs[tag] = fmt.Errorf("the device is offline and the prekey server has no prekey ensemble for it")
 			continue
 		}
-		out, err := d.conv.StartOffline(e, "")
-		if err != nil {
-			errs[tag] = fmt.Errorf("offline start: %w", err)
+		starts = append(starts, &start{d: d, e: e})
+	}
+	// The offline DAKEs are independent: run them on every core. Each
+	// goroutine touches only its own conversation, and m.mu (held here)
+	// keeps everyone else away from them.
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for _, st := range starts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			st.out, st.err = st.d.conv.StartOffline(st.e, "")
+		}()
+	}
+	wg.Wait()
+	for _, st := range starts {
+		if st.err != nil {
+			errs[st.d.tag] = fmt.Errorf("offline start: %w", st.err)
 			continue
 		}
-		d.offlineStarted = true
-		m.process(c, d, out)
+		st.d.offlineStarted = true
+		m.process(c, st.d, st.out)
 	}
 	return errs
 }
