@@ -1,0 +1,129 @@
+package smp
+
+import (
+	"crypto/rand"
+	"errors"
+	"math/big"
+	"testing"
+)
+
+var bind = Binding{OurFingerprint: [20]byte{1}, TheirFingerprint: [20]byte{2}, SSID: [8]byte{3}}
+var rbind = Binding{OurFingerprint: bind.TheirFingerprint, TheirFingerprint: bind.OurFingerprint, SSID: bind.SSID}
+
+// run plays a whole exchange and returns both results.
+func run(t testing.TB, question, x, y string) (Result, Result) {
+	a, b := New(rand.Reader), New(rand.Reader)
+	m1, err := a.Start(bind, question, []byte(x))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := b.Receive(m1[0])
+	if err != nil || o.Result != SecretNeeded || o.Question != question {
+		t.Fatalf("message 1: %+v %v", o, err)
+	}
+	m2, err := b.Respond(rbind, []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err = a.Receive(m2[0])
+	if err != nil || o.Result != InProgress {
+		t.Fatalf("message 2: %+v %v", o, err)
+	}
+	ob, err := b.Receive(o.Reply[0])
+	if err != nil || len(ob.Reply) != 1 || ob.Reply[0].Type != TLVMessage4 {
+		t.Fatalf("message 3: %+v %v", ob, err)
+	}
+	oa, err := a.Receive(ob.Reply[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.State() != Expect1 || b.State() != Expect1 {
+		t.Fatal("not back to EXPECT1")
+	}
+	return oa.Result, ob.Result
+}
+
+func TestSMP(t *testing.T) {
+	if a, b := run(t, "", "same", "same"); a != Succeeded || b != Succeeded {
+		t.Fatal(a, b)
+	}
+	if a, b := run(t, "q?", "one", "two"); a != Failed || b != Failed {
+		t.Fatal(a, b)
+	}
+}
+
+func TestTamperedProofs(t *testing.T) {
+	a, b := New(rand.Reader), New(rand.Reader)
+	m1, _ := a.Start(bind, "", []byte("s"))
+	v := append([]byte(nil), m1[0].Value...)
+	v[len(v)-1] ^= 1 // D3
+	o, err := b.Receive(TLV{Type: TLVMessage1, Value: v})
+	if !errors.Is(err, ErrInvalidMessage) || o.Result != Cheated || o.Reply[0].Type != TLVAbort {
+		t.Fatalf("%+v %v", o, err)
+	}
+	// A message out of order aborts.
+	o, err = b.Receive(TLV{Type: TLVMessage3, Value: nil})
+	if !errors.Is(err, ErrUnexpectedMessage) || o.Result != Error {
+		t.Fatalf("%+v %v", o, err)
+	}
+	// Group element 1 is refused.
+	one := marshalMPIs(big.NewInt(1), big.NewInt(1), big.NewInt(1), big.NewInt(1), big.NewInt(1), big.NewInt(1))
+	if _, err := New(rand.Reader).Receive(TLV{Type: TLVMessage1, Value: one}); !errors.Is(err, ErrInvalidMessage) {
+		t.Fatal(err)
+	}
+}
+
+func TestAbort(t *testing.T) {
+	a := New(rand.Reader)
+	a.Start(bind, "", []byte("s"))
+	o, _ := a.Receive(TLV{Type: TLVAbort})
+	if o.Result != Aborted || a.State() != Expect1 {
+		t.Fatal(o)
+	}
+	// Restarting while under way sends an abort first.
+	a.Start(bind, "", []byte("s"))
+	tl, _ := a.Start(bind, "", []byte("s"))
+	if len(tl) != 2 || tl[0].Type != TLVAbort {
+		t.Fatal(tl)
+	}
+	if _, err := New(rand.Reader).Respond(bind, nil); !errors.Is(err, ErrNoRequest) {
+		t.Fatal(err)
+	}
+}
+
+// FuzzReceive feeds arbitrary TLVs to an SMP in each state: no panics,
+// and errors wrap the package's sentinels.
+func FuzzReceive(f *testing.F) {
+	a := New(rand.Reader)
+	m1, _ := a.Start(bind, "question", []byte("x"))
+	b := New(rand.Reader)
+	b.Receive(m1[0])
+	m2, _ := b.Respond(rbind, []byte("x"))
+	o, _ := a.Receive(m2[0])
+	o4, _ := b.Receive(o.Reply[0])
+	for i, tl := range []TLV{m1[0], m2[0], o.Reply[0], o4.Reply[0]} {
+		f.Add(uint8(i), tl.Type, tl.Value)
+	}
+	f.Add(uint8(0), TLVAbort, []byte{})
+	f.Fuzz(func(t *testing.T, state uint8, typ uint16, v []byte) {
+		s := New(rand.Reader)
+		switch state % 3 {
+		case 1: // EXPECT2
+			s.Start(bind, "", []byte("x"))
+		case 2: // waiting for the secret, then EXPECT3
+			if _, err := s.Receive(m1[0]); err == nil {
+				s.Respond(rbind, []byte("x"))
+			}
+		}
+		_, err := s.Receive(TLV{Type: typ, Value: v})
+		if err != nil && !errors.Is(err, ErrInvalidMessage) && !errors.Is(err, ErrUnexpectedMessage) && !errors.Is(err, ErrNotSMP) {
+			t.Fatal(err)
+		}
+	})
+}
+
+func BenchmarkSMP(b *testing.B) {
+	for b.Loop() {
+		run(b, "", "x", "x")
+	}
+}
