@@ -107,4 +107,3 @@ func FuzzParse(f *testing.F) {
 		_ = k.Verify([]byte("x"), make([]byte, SignatureSize))
 	})
 }
-
