@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"math/big"
@@ -396,11 +395,4 @@ func (c *Conversation) handleSMP(out *otr4.Message, t message.TLV) {
 	if err := c.sendSMP(out, res.Reply); err != nil {
 		out.Events = append(out.Events, otr4.Event{Kind: otr4.EventSMPError, Err: err})
 	}
-}
-
-// transitionalDigest is what the client profile's transitional signature
-// signs: the SHA-256 of the profile fields.
-func transitionalDigest(m []byte) []byte {
-	d := sha256.Sum256(m)
-	return d[:]
 }

@@ -112,7 +112,7 @@ func (k *PrivateKey) DSAPublicKey() []byte { return k.k.Marshal() }
 // SignTransitional returns the DSA signature (r || s, 40 bytes) of the
 // SHA-256 of m, for the OTRv4 client profile's transitional signature.
 func (k *PrivateKey) SignTransitional(rand io.Reader, m []byte) ([]byte, error) {
-	return k.k.Sign(rand, transitionalDigest(m))
+	return k.k.SignHashed(rand, m)
 }
 
 // VerifyTransitional checks a transitional signature made by
@@ -122,5 +122,5 @@ func VerifyTransitional(pub, m, sig []byte) error {
 	if err != nil {
 		return err
 	}
-	return k.Verify(transitionalDigest(m), sig)
+	return k.VerifyHashed(m, sig)
 }

@@ -12,6 +12,7 @@ package dsa
 import (
 	"crypto/dsa" //nolint:staticcheck // parameter generation only; signing is ours
 	"crypto/sha1"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -250,4 +251,17 @@ func (k *PrivateKey) Sign(rand io.Reader, data []byte) ([]byte, error) {
 func (k *PrivateKey) Wipe() {
 	clear(k.x)
 	k.x = nil
+}
+
+// SignHashed signs the SHA-256 of m: for messages longer than q, such as
+// the OTRv4 client profile's transitional signature.
+func (k *PrivateKey) SignHashed(rand io.Reader, m []byte) ([]byte, error) {
+	d := sha256.Sum256(m)
+	return k.Sign(rand, d[:])
+}
+
+// VerifyHashed checks a signature made by SignHashed.
+func (k *PublicKey) VerifyHashed(m, sig []byte) error {
+	d := sha256.Sum256(m)
+	return k.Verify(d[:], sig)
 }

@@ -1,0 +1,67 @@
+package otr4_test
+
+import (
+	"crypto/rand"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/otr3"
+)
+
+func TestTransitionalClientProfile(t *testing.T) {
+	id, err := otr4.GenerateIdentity(rand.Reader, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3, err := otr3.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := otr4.InstanceTag(0x1234)
+	p, err := otr4.NewTransitionalClientProfile(id, v3, tag, "34", time.Now().Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(tag, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.VerifyTransitional(); err != nil {
+		t.Fatal(err)
+	}
+	fp, ok := p.DSAFingerprint()
+	if !ok || otr3.Fingerprint(fp) != v3.Fingerprint() {
+		t.Fatal("DSA fingerprint")
+	}
+	// Through the wire encoding.
+	q, rest, err := otr4.ParseClientProfile(p.Marshal())
+	if err != nil || len(rest) != 0 {
+		t.Fatal(err)
+	}
+	if err := q.Validate(tag, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.VerifyTransitional(); err != nil {
+		t.Fatal(err)
+	}
+	// Another OTRv3 key cannot have made the signature.
+	other, _ := otr3.GenerateKey(rand.Reader)
+	q.DSAKey = other.DSAPublicKey()
+	if err := q.VerifyTransitional(); !errors.Is(err, otr4.ErrTransitionalSignature) {
+		t.Fatal(err)
+	}
+	// Nor does it verify with a changed signature.
+	q2, _, _ := otr4.ParseClientProfile(p.Marshal())
+	q2.TransitionalSignature[5] ^= 1
+	if err := q2.VerifyTransitional(); !errors.Is(err, otr4.ErrTransitionalSignature) {
+		t.Fatal(err)
+	}
+	if _, err := otr4.NewTransitionalClientProfile(id, v3, tag, "4", time.Now().Add(time.Hour), nil); err == nil {
+		t.Fatal("a transitional profile without version 3")
+	}
+	plain, _ := otr4.NewClientProfile(id, tag, "4", time.Now().Add(time.Hour))
+	if err := plain.VerifyTransitional(); !errors.Is(err, otr4.ErrTransitionalSignature) {
+		t.Fatal(err)
+	}
+}
