@@ -27,6 +27,14 @@
 //	}
 //	out, _ = conv.Send("hi")           // StartSMP, AnswerSMP, AbortSMP, End
 //
+// For a session layer: pick the engine with Policy.Choose on what arrives
+// (a query or whitespace tag, or the first encoded message), keep one
+// otr3.Conversation per remote instance tag (InstanceTags reads it from a
+// v3 message or fragment) and otherwise treat it like an
+// otr4.Conversation; both satisfy the same method set (Receive, Send,
+// StartSMP, AnswerSMP, AbortSMP, End, State, TheirInstanceTag). OTRv3 has
+// no offline start and no multicast: it is one instance of the contact.
+//
 // State reports the message state: otr4.StateStart (MSGSTATE_PLAINTEXT),
 // otr4.StateEncrypted or otr4.StateFinished; AuthState the AKE's progress.
 // TLVs in Message.TLVs carry OTRv3 type numbers (SMP 2-7, extra key 8).

@@ -28,6 +28,15 @@ var (
 	peerDir  string
 )
 
+// TestMain removes the compiled peer after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if peerDir != "" {
+		os.RemoveAll(peerDir)
+	}
+	os.Exit(code)
+}
+
 func buildPeer(t *testing.T) string {
 	t.Helper()
 	peerOnce.Do(func() {
