@@ -152,15 +152,14 @@ type SMP struct {
 	pending  []*big.Int // message 1 waiting for the secret
 	question string
 
-	x        []byte // our secret (32 bytes)
-	a2, a3   []byte // initiator's exponents (b2 unused after message 2)
-	b3       []byte // responder's exponent
-	g2, g3   *big.Int
-	g3o      *big.Int // the peer's g3a or g3b
-	pb, qb   *big.Int // responder's Pb, Qb
-	paPb     *big.Int // Pa / Pb
-	qaQb     *big.Int // Qa / Qb
-	ownRand2 []byte
+	x      []byte // our secret (32 bytes)
+	a2, a3 []byte // initiator's exponents (b2 unused after message 2)
+	b3     []byte // responder's exponent
+	g2, g3 *big.Int
+	g3o    *big.Int // the peer's g3a or g3b
+	pb, qb *big.Int // responder's Pb, Qb
+	paPb   *big.Int // Pa / Pb
+	qaQb   *big.Int // Qa / Qb
 }
 
 // New returns an SMP in SMPSTATE_EXPECT1 drawing randomness from rand.
@@ -171,7 +170,7 @@ func (s *SMP) State() State { return s.state }
 
 // Reset wipes the secrets and returns to SMPSTATE_EXPECT1.
 func (s *SMP) Reset() {
-	for _, b := range [][]byte{s.x, s.a2, s.a3, s.b3, s.ownRand2} {
+	for _, b := range [][]byte{s.x, s.a2, s.a3, s.b3} {
 		clear(b)
 	}
 	*s = SMP{rand: s.rand}
