@@ -65,3 +65,38 @@ func TestTransitionalClientProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAllowV3Offers: with AllowV3 our offers include version 3, and a
+// libotr-only peer's answer goes to the OTRv3 engine while a v4 peer's
+// goes to this one.
+func TestAllowV3Offers(t *testing.T) {
+	id, _ := otr4.GenerateIdentity(rand.Reader, false)
+	both := otr3.Policy{AllowV3: true, AllowV4: true}
+	for _, allow := range []bool{false, true} {
+		c, err := otr4.NewConversation(otr4.Config{Identity: id, InstanceTag: 0x100, AllowV3: allow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, _ := c.QueryMessage()
+		tagged, _ := c.TagPlaintext("hi")
+		want := otr3.Version4
+		if q != map[bool]string{false: "?OTRv4?", true: "?OTRv43?"}[allow] {
+			t.Fatalf("AllowV3 %v: query %q", allow, q)
+		}
+		if got := both.Choose(tagged); got != want {
+			t.Fatalf("AllowV3 %v: tag chooses %v", allow, got)
+		}
+		// A peer with only OTRv3 sees version 3 offered only with AllowV3.
+		v3only := otr3.Policy{AllowV3: true}
+		wantV3 := otr3.VersionNone
+		if allow {
+			wantV3 = otr3.Version3
+		}
+		if got := v3only.Choose(q); got != wantV3 {
+			t.Fatalf("AllowV3 %v: a v3-only peer chooses %v", allow, got)
+		}
+		if got := v3only.Choose(tagged); got != wantV3 {
+			t.Fatalf("AllowV3 %v: a v3-only peer chooses %v for the tag", allow, got)
+		}
+	}
+}
