@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/otrchat/otrchat/otr4"
 	"github.com/otrchat/otrchat/otr4/internal/query"
@@ -228,5 +229,35 @@ func TestExtraKeyAgrees(t *testing.T) {
 	}
 	if ev == nil || !bytes.Equal(ev.Key, key) || ev.Usage != 7 || string(ev.UseData) != "use" {
 		t.Fatalf("%+v", r.Events)
+	}
+}
+
+// TestHeartbeat: after reading a data message, a side that sent nothing
+// for HeartbeatInterval answers with an empty IGNORE_UNREADABLE message,
+// so that keys keep rotating.
+func TestHeartbeat(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
+	a, _ := NewConversation(Config{Key: testKey(t, 0), InstanceTag: 0x1000, Now: clock})
+	b, _ := NewConversation(Config{Key: testKey(t, 1), InstanceTag: 0x2000, Now: clock})
+	out, _ := a.StartAKE()
+	exchange(t, a, b, out.ToSend)
+	o, _ := a.Send("one")
+	r, err := b.Receive(o.ToSend[0])
+	if err != nil || len(r.ToSend) != 0 {
+		t.Fatalf("heartbeat too early: %v %v", r.ToSend, err)
+	}
+	now = now.Add(2 * time.Minute)
+	o, _ = a.Send("two")
+	r, err = b.Receive(o.ToSend[0])
+	if err != nil || len(r.ToSend) != 1 {
+		t.Fatalf("no heartbeat: %v %v", r.ToSend, err)
+	}
+	if m := decode(t, r.ToSend[0]); m.Flags&message.FlagIgnoreUnreadable == 0 {
+		t.Fatal("heartbeat without IGNORE_UNREADABLE")
+	}
+	h, err := a.Receive(r.ToSend[0])
+	if err != nil || h.Text != "" {
+		t.Fatalf("heartbeat read as %q, %v", h.Text, err)
 	}
 }
