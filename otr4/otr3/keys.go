@@ -114,13 +114,3 @@ func (k *PrivateKey) DSAPublicKey() []byte { return k.k.Marshal() }
 func (k *PrivateKey) SignTransitional(rand io.Reader, m []byte) ([]byte, error) {
 	return k.k.SignHashed(rand, m)
 }
-
-// VerifyTransitional checks a transitional signature made by
-// SignTransitional with the key whose PUBKEY encoding is pub.
-func VerifyTransitional(pub, m, sig []byte) error {
-	k, err := dsa.Parse(pub)
-	if err != nil {
-		return err
-	}
-	return k.VerifyHashed(m, sig)
-}

@@ -89,7 +89,7 @@ func TestLibotrTwoInstances(t *testing.T) {
 		t.Fatalf("fingerprints %s %s, tags %v %v", p1.FP, p2.FP, p1.Tag, p2.Tag)
 	}
 	peers := []*peer{p1, p2}
-	convs := map[uint32]*goSide{}
+	convs := map[otr4.InstanceTag]*goSide{}
 	var orphans []string
 
 	// toGo routes one message from a libotr instance to its conversation.
@@ -131,7 +131,7 @@ func TestLibotrTwoInstances(t *testing.T) {
 		t.Fatalf("%d conversations", len(convs))
 	}
 	for _, p := range peers {
-		g := convs[uint32(p.Tag)]
+		g := convs[p.Tag]
 		if g == nil {
 			t.Fatalf("no conversation with %v", p.Tag)
 		}
@@ -142,7 +142,7 @@ func TestLibotrTwoInstances(t *testing.T) {
 	}
 	// A message for each device is read by that device only.
 	for i, p := range peers {
-		g := convs[uint32(p.Tag)]
+		g := convs[p.Tag]
 		text := "only for " + p.name
 		wires := g.take(g.c.Send(text))
 		for _, w := range wires {

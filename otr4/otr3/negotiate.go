@@ -3,6 +3,7 @@ package otr3
 import (
 	"encoding/binary"
 
+	"github.com/otrchat/otrchat/otr4"
 	"github.com/otrchat/otrchat/otr4/internal/fragment"
 	"github.com/otrchat/otrchat/otr4/internal/query"
 )
@@ -99,20 +100,20 @@ func (p Policy) Choose(msg string) Version {
 // encoded message or fragment, so that a session layer can hand it to the
 // conversation with that instance (creating one for a new sender). ok is
 // false for anything else.
-func InstanceTags(msg string) (sender, receiver uint32, ok bool) {
+func InstanceTags(msg string) (sender, receiver otr4.InstanceTag, ok bool) {
 	switch query.Classify(msg) {
 	case query.KindFragment:
 		f, err := fragment.Parse(msg)
 		if err != nil || f.Format != fragment.FormatV3 {
 			return 0, 0, false
 		}
-		return f.Sender, f.Receiver, true
+		return otr4.InstanceTag(f.Sender), otr4.InstanceTag(f.Receiver), true
 	case query.KindEncoded:
 		b, err := query.DecodeEncoded(msg)
 		if err != nil || len(b) < 11 || binary.BigEndian.Uint16(b) != 3 {
 			return 0, 0, false
 		}
-		return binary.BigEndian.Uint32(b[3:]), binary.BigEndian.Uint32(b[7:]), true
+		return otr4.InstanceTag(binary.BigEndian.Uint32(b[3:])), otr4.InstanceTag(binary.BigEndian.Uint32(b[7:])), true
 	}
 	return 0, 0, false
 }
