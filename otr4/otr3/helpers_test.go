@@ -1,7 +1,8 @@
 package otr3
 
 import (
-	"crypto/rand"
+	"fmt"
+	"os"
 	"sync"
 	"testing"
 
@@ -13,15 +14,21 @@ var (
 	testKeys [2]*PrivateKey
 )
 
-// testKey returns one of two DSA keys made once per test binary.
+// testKey returns one of two fixed DSA keys, kept in libotr's format in
+// testdata (made with GenerateKey; test keys only): making DSA parameters
+// takes a while on a busy machine, and fuzzing workers would each do it.
 func testKey(t testing.TB, i int) *PrivateKey {
 	keysOnce.Do(func() {
-		for j := range testKeys {
-			k, err := GenerateKey(rand.Reader)
+		for j, name := range []string{"alice", "bob"} {
+			data, err := os.ReadFile("testdata/" + name + ".private_key")
 			if err != nil {
 				panic(err)
 			}
-			testKeys[j] = k
+			keys, err := ImportLibotrKeys(data)
+			if err != nil || len(keys) != 1 {
+				panic(fmt.Sprint(name, keys, err))
+			}
+			testKeys[j] = keys[0].Key
 		}
 	})
 	return testKeys[i]
