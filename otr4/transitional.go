@@ -96,3 +96,14 @@ func (p *ClientProfile) DSAFingerprint() ([20]byte, bool) {
 	}
 	return k.Fingerprint(), true
 }
+
+// TheirClientProfile returns the peer's Client Profile once the DAKE is
+// done, for example to check its transitional signature
+// (VerifyTransitional) and the OTRv3 fingerprint a contact verified before
+// (DSAFingerprint).
+func (c *Conversation) TheirClientProfile() (*ClientProfile, bool) {
+	if c.theirProfile == nil || c.state != StateEncrypted {
+		return nil, false
+	}
+	return c.theirProfile, true
+}

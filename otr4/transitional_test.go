@@ -100,3 +100,59 @@ func TestAllowV3Offers(t *testing.T) {
 		}
 	}
 }
+
+// TestTransitionalProfileInDAKE: a profile carrying the OTRv3 key and the
+// transitional signature works in the interactive DAKE, and the peer can
+// check it against the OTRv3 fingerprint it knew.
+func TestTransitionalProfileInDAKE(t *testing.T) {
+	now := time.Now()
+	idA, _ := otr4.GenerateIdentity(rand.Reader, false)
+	idB, _ := otr4.GenerateIdentity(rand.Reader, false)
+	v3, _ := otr3.GenerateKey(rand.Reader)
+	prof, err := otr4.NewTransitionalClientProfile(idA, v3, 0x1111, "34", now.Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := otr4.NewConversation(otr4.Config{Identity: idA, InstanceTag: 0x1111, ClientProfile: prof,
+		OurAccount: "alice@example.org", TheirAccount: "bob@example.org", AllowV3: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := otr4.NewConversation(otr4.Config{Identity: idB, InstanceTag: 0x2222,
+		OurAccount: "bob@example.org", TheirAccount: "alice@example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := a.QueryMessage()
+	msgs, to, from := []string{q}, b, a
+	for n := 0; len(msgs) > 0; n++ {
+		if n > 10 {
+			t.Fatal("DAKE does not settle")
+		}
+		var next []string
+		for _, m := range msgs {
+			out, err := to.Receive(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next = append(next, out.ToSend...)
+		}
+		msgs, to, from = next, from, to
+	}
+	if a.State() != otr4.StateEncrypted || b.State() != otr4.StateEncrypted {
+		t.Fatalf("%v %v", a.State(), b.State())
+	}
+	if fp, ok := b.TheirFingerprint(); !ok || fp != idA.Fingerprint() {
+		t.Fatal("v4 fingerprint")
+	}
+	theirs, ok := b.TheirClientProfile()
+	if !ok {
+		t.Fatal("no profile")
+	}
+	if err := theirs.VerifyTransitional(); err != nil {
+		t.Fatal(err)
+	}
+	if fp, ok := theirs.DSAFingerprint(); !ok || otr3.Fingerprint(fp) != v3.Fingerprint() {
+		t.Fatal("the profile does not carry Alice's OTRv3 key")
+	}
+}

@@ -235,3 +235,23 @@ func TestLibotrEnd(t *testing.T) {
 		chat(t, g, p, 1)
 	})
 }
+
+// TestLibotrRefresh: a new AKE inside an encrypted conversation, started by
+// either side, replaces the keys; the conversation goes on.
+func TestLibotrRefresh(t *testing.T) {
+	g, p := encryptedPair(t)
+	chat(t, g, p, 1)
+	// We start the new AKE.
+	mark := len(p.events)
+	pump(g, p, g.take(g.c.StartAKE()), nil)
+	if !p.saw("event stillsecure") || len(p.events) == mark {
+		t.Fatalf("libotr reported %q", p.events[mark:])
+	}
+	encrypted(t, g, p)
+	chat(t, g, p, 2)
+	// libotr's query while encrypted makes it answer our D-H Commit.
+	q := p.do("query", "")
+	pump(g, p, nil, q.wires)
+	encrypted(t, g, p)
+	chat(t, g, p, 2)
+}
