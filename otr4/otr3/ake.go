@@ -50,7 +50,7 @@ func newDHKey(rand io.Reader) (*dhKey, error) {
 func (k *dhKey) secbytes(their *big.Int) []byte {
 	s := pMod.Public(pMod.ExpInt(their, k.priv))
 	b := wire.AppendMPI(nil, s)
-	s.SetInt64(0)
+	clear(s.Bits())
 	return b
 }
 
