@@ -90,6 +90,9 @@ type Config struct {
 	// NoWhitespaceStart keeps a received whitespace tag offering version 3
 	// from starting the AKE (WHITESPACE_START_AKE is on by default).
 	NoWhitespaceStart bool
+	// ErrorStartAKE answers an OTR Error Message with a query message
+	// (the ERROR_START_AKE policy).
+	ErrorStartAKE bool
 }
 
 // Conversation is one OTRv3 conversation with one remote instance. It is
@@ -252,6 +255,9 @@ func (c *Conversation) receive(out *otr4.Message, msg string) error {
 		c.assembler.NoteUnfragmented()
 		code, text, _ := query.ParseError(msg)
 		out.Events = append(out.Events, otr4.Event{Kind: otr4.EventErrorMessage, Code: int(code), Text: text})
+		if c.cfg.ErrorStartAKE {
+			out.ToSend = append(out.ToSend, c.QueryMessage())
+		}
 		return nil
 	case query.KindQuery:
 		c.assembler.NoteUnfragmented()

@@ -261,3 +261,16 @@ func TestHeartbeat(t *testing.T) {
 		t.Fatalf("heartbeat read as %q, %v", h.Text, err)
 	}
 }
+
+func TestErrorMessages(t *testing.T) {
+	for _, start := range []bool{false, true} {
+		c, _ := NewConversation(Config{Key: testKey(t, 0), InstanceTag: 0x1000, ErrorStartAKE: start})
+		r, err := c.Receive("?OTR Error: ERROR_1: Unreadable message")
+		if err != nil || len(r.Events) != 1 || r.Events[0].Kind != otr4.EventErrorMessage || r.Events[0].Code != 1 {
+			t.Fatal(r, err)
+		}
+		if start != (len(r.ToSend) == 1 && r.ToSend[0] == "?OTRv3?") {
+			t.Fatalf("ErrorStartAKE %v: sent %q", start, r.ToSend)
+		}
+	}
+}
