@@ -396,7 +396,9 @@ func (s *SMP) cheated(n int, what string) (Outcome, error) {
 }
 
 func (s *SMP) receive1(t TLV) (Outcome, error) {
-	if s.state != Expect1 {
+	// WaitingForSecret is SMPSTATE_EXPECT1 too: a new request replaces the
+	// one waiting for the user's answer, as in libotr.
+	if s.state != Expect1 && s.state != WaitingForSecret {
 		return s.unexpected(1)
 	}
 	v := t.Value

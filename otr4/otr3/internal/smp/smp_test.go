@@ -75,6 +75,18 @@ func TestTamperedProofs(t *testing.T) {
 	}
 }
 
+func TestNewRequestReplacesPending(t *testing.T) {
+	b := New(rand.Reader)
+	m1, _ := New(rand.Reader).Start(bind, "first?", []byte("s"))
+	if o, err := b.Receive(m1[0]); err != nil || o.Question != "first?" {
+		t.Fatal(o, err)
+	}
+	m1b, _ := New(rand.Reader).Start(bind, "second?", []byte("s"))
+	if o, err := b.Receive(m1b[0]); err != nil || o.Result != SecretNeeded || o.Question != "second?" {
+		t.Fatal(o, err)
+	}
+}
+
 func TestAbort(t *testing.T) {
 	a := New(rand.Reader)
 	a.Start(bind, "", []byte("s"))
