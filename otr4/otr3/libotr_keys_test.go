@@ -73,3 +73,22 @@ func TestImportLibotrKeysRejects(t *testing.T) {
 		t.Fatalf("%v %v", keys, err)
 	}
 }
+
+// TestImportSeveralAccounts: Pidgin keeps one file for every account.
+func TestImportSeveralAccounts(t *testing.T) {
+	one := ExportLibotrKey("alice@example.org", "prpl-jabber", testKey(t, 0))
+	two := ExportLibotrKey("alice@irc.example", "prpl-irc", testKey(t, 1))
+	// Join the two account lists inside one privkeys list.
+	body := func(s string) string {
+		s = strings.TrimSpace(s)
+		return strings.TrimSuffix(strings.TrimPrefix(s, "(privkeys"), ")")
+	}
+	keys, err := ImportLibotrKeys([]byte("(privkeys" + body(one) + body(two) + ")\n"))
+	if err != nil || len(keys) != 2 {
+		t.Fatal(keys, err)
+	}
+	if keys[0].Account != "alice@example.org" || keys[1].Protocol != "prpl-irc" ||
+		keys[0].Key.Fingerprint() != testKey(t, 0).Fingerprint() || keys[1].Key.Fingerprint() != testKey(t, 1).Fingerprint() {
+		t.Fatalf("%+v", keys)
+	}
+}
