@@ -52,8 +52,9 @@ func (s State) String() string {
 type Mode int
 
 // The modes. ModeCompatible follows the whole otrv4.md state machine with
-// query messages and whitespace tags; OTRv3 itself slots in through the
-// version negotiation (AllowV3) when the OTRv3 engine lands.
+// query messages and whitespace tags; with Config.AllowV3 its offers include
+// OTRv3, which the otr4/otr3 engine speaks (otr3.Policy.Choose picks the
+// engine for what arrives).
 const (
 	ModeCompatible Mode = iota
 	ModeStandalone
@@ -118,6 +119,10 @@ type Config struct {
 	// WhitespaceStartDAKE answers a whitespace tag with an Identity message
 	// (default true in ModeCompatible).
 	NoWhitespaceStart bool
+	// AllowV3 (ModeCompatible): QueryMessage and TagPlaintext also offer
+	// OTRv3 ("?OTRv43?"), for a peer that has only OTRv3; the session
+	// layer runs such a conversation with otr4/otr3.
+	AllowV3 bool
 
 	// Offline conversations (ModeCompatible and ModeStandalone): our prekey
 	// profile and its secret, and the store of our prekey secrets.
@@ -404,7 +409,7 @@ func (c *Conversation) send(out *Message, b []byte) error {
 }
 
 // QueryMessage returns the query message to start a conversation
-// (ModeCompatible), "?OTRv4?".
+// (ModeCompatible), "?OTRv4?", or "?OTRv43?" with Config.AllowV3.
 func (c *Conversation) QueryMessage() (string, error) {
 	if c.cfg.Mode != ModeCompatible {
 		return "", fmt.Errorf("otr4: no query messages in %v mode", c.cfg.Mode)
@@ -412,15 +417,24 @@ func (c *Conversation) QueryMessage() (string, error) {
 	if c.state == StateEncrypted {
 		return "", errors.New("otr4: query messages are not sent in ENCRYPTED_MESSAGES")
 	}
-	return query.QueryMessage(query.NewVersions(4)), nil
+	return query.QueryMessage(c.offered()), nil
 }
 
-// TagPlaintext returns text with the whitespace tag offering version 4.
+// offered is the set of versions our query messages and tags offer.
+func (c *Conversation) offered() query.Versions {
+	if c.cfg.AllowV3 && c.cfg.Mode == ModeCompatible {
+		return query.NewVersions(3, 4)
+	}
+	return query.NewVersions(4)
+}
+
+// TagPlaintext returns text with the whitespace tag offering version 4
+// (and 3 with Config.AllowV3).
 func (c *Conversation) TagPlaintext(text string) (string, error) {
 	if c.cfg.Mode != ModeCompatible {
 		return "", ErrPlaintextMode
 	}
-	return query.AppendWhitespaceTag(text, query.NewVersions(4)), nil
+	return query.AppendWhitespaceTag(text, c.offered()), nil
 }
 
 // StartInteractive starts a conversation by sending an Identity message
