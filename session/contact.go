@@ -100,7 +100,7 @@ func (m *Manager) newConv(c *contact) (*otr4.Conversation, error) {
 	if m.encFor(c) != EncryptAlways {
 		mode = otr4.ModeCompatible
 	}
-	if !m.cfg.Offline && mode == otr4.ModeStandalone {
+	if (!m.cfg.Offline || m.cfg.Contacts[c.key].InteractiveOnly) && mode == otr4.ModeStandalone {
 		mode = otr4.ModeInteractiveOnly
 	}
 	cfg := otr4.Config{

@@ -28,6 +28,9 @@ import (
 type ContactSettings struct {
 	Policy     instancetag.Policy
 	Encryption EncryptionPolicy
+	// InteractiveOnly forbids offline conversations with the contact (the
+	// interactive-only mode).
+	InteractiveOnly bool
 }
 
 // Config configures a Manager: one device of one account.
@@ -435,7 +438,7 @@ func (m *Manager) ticker(ctx context.Context) {
 					m.process(c, d, out)
 				}
 				if d.conv.State() == otr4.StateWaitingAuthR && !d.dakeStarted.IsZero() &&
-					now.Sub(d.dakeStarted) > m.cfg.DAKETimeout && m.pk != nil {
+					now.Sub(d.dakeStarted) > m.cfg.DAKETimeout && m.pk != nil && !m.cfg.Contacts[c.key].InteractiveOnly {
 					if _, online := m.onlineJID(c, d.tag); !online {
 						stalled[c.key] = append(stalled[c.key], d.tag)
 					}
