@@ -678,6 +678,7 @@ func TestAddMulVVWSized(t *testing.T) {
 		{1024, addMulVVW1024},
 		{1536, addMulVVW1536},
 		{2048, addMulVVW2048},
+		{3072, addMulVVW3072}, // otrchat
 	}
 	for _, test := range tests {
 		t.Run(fmt.Sprint(test.n), func(t *testing.T) {
