@@ -12,3 +12,9 @@ package bigmod
 //
 //go:noescape
 func addMulVVW3072(z, x *uint, y uint) (c uint)
+
+// addMulVVWn is addMulVVW over n limbs, n known at run time, for the
+// triangle of products in montgomerySquare3072.
+//
+//go:noescape
+func addMulVVWn(z, x *uint, y uint, n int) (c uint)

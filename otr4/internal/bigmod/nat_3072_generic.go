@@ -14,3 +14,11 @@ import "unsafe"
 func addMulVVW3072(z, x *uint, y uint) (c uint) {
 	return addMulVVW(unsafe.Slice(z, 3072/_W), unsafe.Slice(x, 3072/_W), y)
 }
+
+// addMulVVWn is addMulVVW over n limbs, n known at run time.
+func addMulVVWn(z, x *uint, y uint, n int) (c uint) {
+	if n == 0 {
+		return 0
+	}
+	return addMulVVW(unsafe.Slice(z, n), unsafe.Slice(x, n), y)
+}

@@ -2021,3 +2021,103 @@ adx:
 	ADOXQ SI, BX
 	MOVQ  BX, c+24(FP)
 	RET
+
+// func addMulVVWn(z *uint, x *uint, y uint, n int) (c uint)
+// Requires: ADX, BMI2
+TEXT ·addMulVVWn(SB), $0-40
+	CMPB  ·supportADX+0(SB), $0x01
+	JEQ   adx
+	MOVQ  z+0(FP), CX
+	MOVQ  x+8(FP), BX
+	MOVQ  y+16(FP), SI
+	MOVQ  n+24(FP), DI
+	XORQ  R8, R8
+	TESTQ DI, DI
+	JZ    done
+
+loop:
+	MOVQ (BX), AX
+	MULQ SI
+	ADDQ (CX), AX
+	ADCQ $0x00, DX
+	ADDQ R8, AX
+	ADCQ $0x00, DX
+	MOVQ DX, R8
+	MOVQ AX, (CX)
+	LEAQ 8(BX), BX
+	LEAQ 8(CX), CX
+	DECQ DI
+	JNZ  loop
+
+done:
+	MOVQ R8, c+32(FP)
+	RET
+
+adx:
+	MOVQ  z+0(FP), AX
+	MOVQ  x+8(FP), CX
+	MOVQ  y+16(FP), DX
+	MOVQ  n+24(FP), BX
+	MOVQ  BX, SI
+	SHRQ  $0x02, SI
+	ANDQ  $0x03, BX
+	XORQ  DI, DI
+	TESTQ SI, SI
+	JZ    adxtail
+
+adxblock:
+	XORQ R9, R9
+
+	// Limb 0
+	MULXQ (CX), R9, R8
+	ADCXQ DI, R9
+	ADOXQ (AX), R9
+	MOVQ  R9, (AX)
+
+	// Limb 1
+	MULXQ 8(CX), R9, DI
+	ADCXQ R8, R9
+	ADOXQ 8(AX), R9
+	MOVQ  R9, 8(AX)
+
+	// Limb 2
+	MULXQ 16(CX), R9, R8
+	ADCXQ DI, R9
+	ADOXQ 16(AX), R9
+	MOVQ  R9, 16(AX)
+
+	// Limb 3
+	MULXQ 24(CX), R9, DI
+	ADCXQ R8, R9
+	ADOXQ 24(AX), R9
+	MOVQ  R9, 24(AX)
+
+	// Add back carry flags
+	MOVQ  $0x00000000, R8
+	ADCXQ R8, DI
+	ADOXQ R8, DI
+	LEAQ  32(CX), CX
+	LEAQ  32(AX), AX
+	DECQ  SI
+	JNZ   adxblock
+
+adxtail:
+	TESTQ BX, BX
+	JZ    adxdone
+
+adxloop:
+	MULXQ (CX), R9, R8
+	ADDQ  DI, R9
+	ADCQ  $0x00, R8
+	ADDQ  (AX), R9
+	ADCQ  $0x00, R8
+	MOVQ  R9, (AX)
+	MOVQ  R8, DI
+	LEAQ  8(CX), CX
+	LEAQ  8(AX), AX
+	DECQ  BX
+	JNZ   adxloop
+
+adxdone:
+	MOVQ DI, c+32(FP)
+	RET

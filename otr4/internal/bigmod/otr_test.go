@@ -17,7 +17,9 @@ import (
 	"math/big"
 	mrand "math/rand/v2"
 	"slices"
+	"syscall"
 	"testing"
+	"time"
 )
 
 var longExp = flag.Bool("bigmod.long", false, "test Exp with exponents of every bit length up to 3072 (slow)")
@@ -189,10 +191,11 @@ func exponentOfBits(r *mrand.Rand, bits int, ones bool) []byte {
 }
 
 // TestExp3072 compares Exp with math/big's Exp on the edge and random bases,
-// for exponents of every byte length from 0 to 384 (the top bit of each
-// length at a different position, random and all-ones contents, plus leading
-// zero bytes), and of every bit length up to 700 bits, which covers the 640-
-// bit exponents of OTRv4. -bigmod.long tries every bit length up to 3072.
+// for exponents of every byte length from 0 to 384 (every 7th with -short;
+// the top bit of each length at a different position, random and all-ones
+// contents, plus leading zero bytes), and of every bit length up to 200 and
+// from 632 to 648 (OTRv4's exponents have 640). -bigmod.long tries every bit
+// length up to 3072.
 func TestExp3072(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(2, 3072))
 	mods := testModuli(t)
@@ -209,21 +212,26 @@ func TestExp3072(t *testing.T) {
 		}
 	}
 
-	maxBits := 700
-	if *longExp {
-		maxBits = 3072
-	}
-	for bits := 0; bits <= maxBits; bits++ {
+	// Every bit length up to 200 and around OTRv4's 640 (up to 3072 with
+	// -bigmod.long).
+	for bits := 0; bits <= 3072; bits++ {
+		if !*longExp && bits > 200 && (bits < 632 || bits > 648) {
+			continue
+		}
 		expCase(t, p, bases[7+bits%4], exponentOfBits(r, bits, false))
 	}
-	for nbytes := 0; nbytes <= 384; nbytes++ {
+	step := 1
+	if testing.Short() {
+		step = 7
+	}
+	for nbytes := 0; nbytes <= 384; nbytes += step {
 		bits := 8*nbytes - nbytes%8
 		if nbytes == 0 {
 			bits = 0
 		}
 		base := bases[(nbytes)%len(bases)]
 		expCase(t, p, base, exponentOfBits(r, bits, false))
-		if nbytes%16 == 0 {
+		if nbytes%32 == 0 {
 			expCase(t, p, base, exponentOfBits(r, 8*nbytes, true))
 			expCase(t, p, base, append(make([]byte, 3), exponentOfBits(r, bits, false)...))
 		}
@@ -291,5 +299,75 @@ func TestNoAllocation3072(t *testing.T) {
 		if a := testing.AllocsPerRun(5, f); a != 0 {
 			t.Errorf("%s allocates %v times per call", name, a)
 		}
+	}
+}
+
+// TestAddMulVVWn checks the run-time-length routine of the squaring, on both
+// amd64 paths, for every length from 0 to 64 against addMulVVW, with random
+// and all-ones inputs; the words past n must stay untouched.
+func TestAddMulVVWn(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(5, 3072))
+	paths := []bool{false}
+	if adxSwitch != nil && *adxSwitch {
+		paths = append(paths, true)
+		defer func() { *adxSwitch = true }()
+	}
+	for _, adx := range paths {
+		if adxSwitch != nil {
+			*adxSwitch = adx
+		}
+		for n := 0; n <= 64; n++ {
+			for k := range 6 {
+				x, z := make([]uint, n+1), make([]uint, n+1)
+				y := uint(r.Uint64())
+				for i := range x {
+					x[i], z[i] = uint(r.Uint64()), uint(r.Uint64())
+					if k == 0 {
+						x[i], z[i], y = ^uint(0), ^uint(0), ^uint(0)
+					}
+				}
+				z2 := slices.Clone(z)
+				var c uint
+				if n > 0 {
+					c = addMulVVW(z[:n], x[:n], y)
+				}
+				c2 := addMulVVWn(&z2[0], &x[0], y, n)
+				if !slices.Equal(z, z2) || c != c2 {
+					t.Fatalf("adx=%v n=%d case %d: addMulVVWn disagrees with addMulVVW", adx, n, k)
+				}
+			}
+		}
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkMontgomery3072 times one multiplication and one squaring modulo
+// dh_p, with process CPU per operation (cpu-ns/op) next to wall time.
+func BenchmarkMontgomery3072(b *testing.B) {
+	tm := testModuli(b)[0]
+	x := natFor(b, new(big.Int).Rsh(tm.n, 3), tm.m)
+	y := natFor(b, new(big.Int).Rsh(tm.n, 5), tm.m)
+	out := NewNat().ExpandFor(tm.m)
+	for _, c := range []struct {
+		name string
+		f    func()
+	}{
+		{"mul", func() { out.MontgomeryMul(x, y, tm.m) }},
+		{"square", func() { out.MontgomeryMul(x, x, tm.m) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			start := cpuTime()
+			for b.Loop() {
+				c.f()
+			}
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+		})
 	}
 }

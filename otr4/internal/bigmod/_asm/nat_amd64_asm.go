@@ -31,8 +31,114 @@ func main() {
 	addMulVVW(1536)
 	addMulVVW(2048)
 	addMulVVW(3072)
+	addMulVVWn() // otrchat: for the 3072-bit squaring
 
 	Generate()
+}
+
+// addMulVVWn is addMulVVW over a length n known only at run time (n >= 0),
+// for the triangle of products in a dedicated squaring. The ADX path runs
+// the same two carry chains as the unrolled routines over blocks of four
+// limbs, folds both flags into the carry word after each block (the sum
+// x*y + z + c of one limb always fits in two words, so this cannot
+// overflow), and finishes the last n mod 4 limbs one at a time.
+func addMulVVWn() {
+	Implement("addMulVVWn")
+
+	CMPB(Mem{Symbol: Symbol{Name: "·supportADX"}, Base: StaticBase}, Imm(1))
+	JEQ(LabelRef("adx"))
+
+	z := Load(Param("z"), GP64())
+	x := Load(Param("x"), GP64())
+	y := Load(Param("y"), GP64())
+	n := Load(Param("n"), GP64())
+
+	carry := GP64()
+	XORQ(carry, carry) // zero out carry
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+
+	Label("loop")
+	hi, lo := RDX, RAX // implicit MULQ inputs and outputs
+	MOVQ(Mem{Base: x}, lo)
+	MULQ(y)
+	ADDQ(Mem{Base: z}, lo)
+	ADCQ(Imm(0), hi)
+	ADDQ(carry, lo)
+	ADCQ(Imm(0), hi)
+	MOVQ(hi, carry)
+	MOVQ(lo, Mem{Base: z})
+	LEAQ(Mem{Base: x, Disp: 8}, x)
+	LEAQ(Mem{Base: z, Disp: 8}, z)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+
+	Label("done")
+	Store(carry, ReturnIndex(0))
+	RET()
+
+	Label("adx")
+
+	z = Load(Param("z"), GP64())
+	x = Load(Param("x"), GP64())
+	Load(Param("y"), RDX) // implicit source of MULXQ
+	n = Load(Param("n"), GP64())
+
+	blocks := GP64()
+	MOVQ(n, blocks)
+	SHRQ(Imm(2), blocks)
+	ANDQ(Imm(3), n) // the limbs left after the blocks
+
+	carry = GP64()
+	XORQ(carry, carry) // zero out carry
+	TESTQ(blocks, blocks)
+	JZ(LabelRef("adxtail"))
+
+	Label("adxblock")
+	hi2, lo2 := GP64(), GP64()
+	XORQ(lo2, lo2) // unset flags
+	for i := 0; i < 4; i += 2 {
+		Comment("Limb " + strconv.Itoa(i))
+		MULXQ(Mem{Base: x, Disp: i * 8}, lo2, hi2)
+		ADCXQ(carry, lo2)
+		ADOXQ(Mem{Base: z, Disp: i * 8}, lo2)
+		MOVQ(lo2, Mem{Base: z, Disp: i * 8})
+
+		Comment("Limb " + strconv.Itoa(i+1))
+		MULXQ(Mem{Base: x, Disp: (i + 1) * 8}, lo2, carry)
+		ADCXQ(hi2, lo2)
+		ADOXQ(Mem{Base: z, Disp: (i + 1) * 8}, lo2)
+		MOVQ(lo2, Mem{Base: z, Disp: (i + 1) * 8})
+	}
+	Comment("Add back carry flags")
+	MOVQ(U32(0), hi2) // MOV leaves the flags alone
+	ADCXQ(hi2, carry)
+	ADOXQ(hi2, carry)
+	LEAQ(Mem{Base: x, Disp: 32}, x)
+	LEAQ(Mem{Base: z, Disp: 32}, z)
+	DECQ(blocks)
+	JNZ(LabelRef("adxblock"))
+
+	Label("adxtail")
+	TESTQ(n, n)
+	JZ(LabelRef("adxdone"))
+
+	Label("adxloop")
+	MULXQ(Mem{Base: x}, lo2, hi2)
+	ADDQ(carry, lo2)
+	ADCQ(Imm(0), hi2)
+	ADDQ(Mem{Base: z}, lo2)
+	ADCQ(Imm(0), hi2)
+	MOVQ(lo2, Mem{Base: z})
+	MOVQ(hi2, carry)
+	LEAQ(Mem{Base: x, Disp: 8}, x)
+	LEAQ(Mem{Base: z, Disp: 8}, z)
+	DECQ(n)
+	JNZ(LabelRef("adxloop"))
+
+	Label("adxdone")
+	Store(carry, ReturnIndex(0))
+	RET()
 }
 
 func addMulVVW(bits int) {
