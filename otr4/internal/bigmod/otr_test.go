@@ -371,3 +371,36 @@ func BenchmarkMontgomery3072(b *testing.B) {
 		})
 	}
 }
+
+// FuzzMontgomery3072 compares MontgomeryMul, its in-place squaring and Exp
+// modulo dh_p with math/big on fuzzed operands (reduced mod p) and exponents.
+func FuzzMontgomery3072(f *testing.F) {
+	f.Add([]byte{2}, []byte{3}, []byte{1, 0})
+	f.Add(bytes.Repeat([]byte{0xff}, 384), bytes.Repeat([]byte{0xff}, 384), bytes.Repeat([]byte{0xff}, 80))
+	f.Add([]byte{}, []byte{1}, []byte{})
+	tm := testModuli(f)[0]
+	R := new(big.Int).Lsh(big.NewInt(1), 3072)
+	rInv := new(big.Int).ModInverse(R, tm.n)
+	f.Fuzz(func(t *testing.T, ab, bb, e []byte) {
+		if len(ab) > 400 || len(bb) > 400 || len(e) > 400 {
+			return
+		}
+		a := new(big.Int).Mod(new(big.Int).SetBytes(ab), tm.n)
+		b := new(big.Int).Mod(new(big.Int).SetBytes(bb), tm.n)
+		want := new(big.Int).Mul(a, b)
+		want.Mul(want, rInv).Mod(want, tm.n)
+		if got := natToBig(NewNat().MontgomeryMul(natFor(t, a, tm.m), natFor(t, b, tm.m), tm.m), tm.m); got.Cmp(want) != 0 {
+			t.Fatalf("MontgomeryMul(%x, %x) = %x, want %x", a, b, got, want)
+		}
+		sq := new(big.Int).Mul(a, a)
+		sq.Mul(sq, rInv).Mod(sq, tm.n)
+		x := natFor(t, a, tm.m)
+		if got := natToBig(x.MontgomeryMul(x, x, tm.m), tm.m); got.Cmp(sq) != 0 {
+			t.Fatalf("square of %x = %x, want %x", a, got, sq)
+		}
+		expWant := new(big.Int).Exp(a, new(big.Int).SetBytes(e), tm.n)
+		if got := natToBig(NewNat().Exp(natFor(t, a, tm.m), e, tm.m), tm.m); got.Cmp(expWant) != 0 {
+			t.Fatalf("%x^%x = %x, want %x", a, e, got, expWant)
+		}
+	})
+}
