@@ -482,6 +482,7 @@ func (c *Conversation) StartInteractive() (*Message, error) {
 	if err := c.sendIdentity(out); err != nil {
 		return out, err
 	}
+	c.dakeStarted = c.now() // the user's (re)start gives the DAKE its full time
 	return out, nil
 }
 

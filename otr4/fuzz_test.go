@@ -96,9 +96,10 @@ func FuzzParseDAKEMessages(f *testing.F) {
 	})
 }
 
-// FuzzReceive feeds arbitrary wire strings to conversations in START and
-// in ENCRYPTED_MESSAGES: no panic, and a rejected message leaves an
-// encrypted conversation able to read the next genuine message.
+// FuzzReceive feeds arbitrary wire strings to conversations in START, in
+// ENCRYPTED_MESSAGES and in WAITING_AUTH_I with the interrupted session
+// kept: no panic, and a rejected message leaves the conversation able to
+// read the next genuine message of its session.
 func FuzzReceive(f *testing.F) {
 	id, r, i, ni, d, _, _, _ := seedMessages(f)
 	for _, s := range [][]byte{id, r, i, ni, d} {
@@ -111,8 +112,38 @@ func FuzzReceive(f *testing.F) {
 	clk := newClock()
 	alice, bob := encryptedPair(f, clk)
 	fresh := newParty(f, "carol@example.org", "alice@example.org", 0x3003, clk, nil)
+	// dave is in WAITING_AUTH_I after a forged Identity message, with
+	// erin's session kept: erin's messages must still be read.
+	var dave, erin *party
+	runs := 0
+	waiting := func(tb testing.TB) {
+		erin, dave = encryptedPair(tb, clk)
+		mallory := newParty(tb, "mallory@example.org", "alice@example.org", erin.tag, clk, nil)
+		id, _ := mallory.conv.StartInteractive()
+		if _, err := dave.conv.Receive(id.ToSend[0]); err != nil || dave.conv.State() != StateWaitingAuthI {
+			tb.Fatal(err)
+		}
+	}
+	waiting(f)
 	f.Fuzz(func(t *testing.T, msg string) {
+		if runs++; runs%2000 == 0 {
+			waiting(t) // bound what the kept session accumulates
+		}
 		fresh.conv.Receive(msg)
+		if dave.conv.State() == StateWaitingAuthI {
+			dave.conv.Receive(msg)
+			if dave.conv.State() == StateWaitingAuthI {
+				out, err := erin.conv.Send("kept session")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err := dave.conv.Receive(out.ToSend[0]); err != nil || got.Text != "kept session" {
+					t.Fatalf("kept session broken by %q: %v", msg, err)
+				}
+			} else {
+				waiting(t)
+			}
+		}
 		before := bob.conv.State()
 		bob.conv.Receive(msg)
 		if bob.conv.State() != before {
