@@ -164,7 +164,9 @@ const (
 	EventUnencrypted
 	// EventErrorMessage: the peer sent an OTR error message (Code, Text).
 	EventErrorMessage
-	// EventUnreadable: a data message could not be read (Err).
+	// EventUnreadable: a data message could not be read (Err), or one
+	// kept for a DAKE was dropped unread (Err wraps ErrEarlyDataDropped).
+	// IgnoreUnreadable tells whether the sender flagged it so.
 	EventUnreadable
 	// EventRejected: an invalid OTR message was ignored (Err).
 	EventRejected
