@@ -107,6 +107,8 @@ type State struct {
 
 	sendSteps uint32
 	erased    bool
+
+	observer func(SealObservation) // tests and vector generation only
 }
 
 // Init is what a DAKE hands to the ratchet.
@@ -333,6 +335,10 @@ func (s *State) Seal(sender, receiver uint32, flags byte, plaintext []byte) (*Se
 	if s.erased {
 		return nil, ErrExpired
 	}
+	var before Observation
+	if s.observer != nil {
+		before = s.Observe()
+	}
 	if s.needRatchet {
 		if err := s.sendRatchet(); err != nil {
 			return nil, err
@@ -340,6 +346,9 @@ func (s *State) Seal(sender, receiver uint32, flags byte, plaintext []byte) (*Se
 	}
 	if !s.send.valid {
 		return nil, ErrNoChain
+	}
+	if s.observer != nil {
+		s.observeSeal(before)
 	}
 	mkEnc, mkMAC, extra := messageKeys(s.send.key[:])
 	m := &DataMessage{
