@@ -97,11 +97,42 @@ func writeOrCompare(t *testing.T, dir string, files map[string]*otrvectors.File)
 	}
 }
 
+// tapReader copies what is read from r while on is set.
+type tapReader struct {
+	r   io.Reader
+	on  bool
+	tap []byte
+}
+
+func (t *tapReader) Read(b []byte) (int, error) {
+	n, err := t.r.Read(b)
+	if t.on {
+		t.tap = append(t.tap, b[:n]...)
+	}
+	return n, err
+}
+
+// record starts copying the random bytes read; taken returns them in
+// 57-byte values and stops.
+func (t *tapReader) record() { t.on, t.tap = true, nil }
+
+func (t *tapReader) taken(tt *testing.T, n int) [][]byte {
+	t.on = false
+	if len(t.tap) != n*57 {
+		tt.Fatalf("%d random bytes read, want %d values of 57", len(t.tap), n)
+	}
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		out = append(out, t.tap[i*57:(i+1)*57])
+	}
+	return out
+}
+
 // vparty is one side of a vector conversation.
 type vparty struct {
 	name, jid string
 	tag       InstanceTag
-	rand      io.Reader
+	rand      *tapReader
 	id        *Identity
 	profile   *ClientProfile
 	conv      *Conversation
@@ -110,7 +141,7 @@ type vparty struct {
 
 func newVParty(t *testing.T, name, jid, peer string, tag InstanceTag, mutate func(*Config)) *vparty {
 	t.Helper()
-	p := &vparty{name: name, jid: jid, tag: tag, rand: seededRand(name)}
+	p := &vparty{name: name, jid: jid, tag: tag, rand: &tapReader{r: seededRand(name)}}
 	var err error
 	if p.id, err = GenerateIdentity(p.rand, true); err != nil {
 		t.Fatal(err)
@@ -135,7 +166,9 @@ func (p *vparty) observe() {
 }
 
 func putIdentity(f *otrvectors.File, pre string, p *vparty) {
-	f.Text(pre+".jid", p.jid)
+	if pre != "owner" { // the profile vectors bind no account
+		f.Text(pre+".jid", p.jid)
+	}
 	f.Tag(pre+".instance_tag", uint32(p.tag))
 	f.Hex(pre+".sym_h", p.id.Seed())
 	f.Hex(pre+".H", p.id.PublicKey())
@@ -576,22 +609,51 @@ docs/vectors.md.`)
 	f.Text("smp.secret.alice", secret)
 	f.Text("smp.secret.bob", secret)
 	f.Set("smp.initiator", "alice")
+	// The SMP's random values (57 bytes each, hashed and pruned into
+	// scalars by "Considerations while working with elliptic curve
+	// parameters") are copied from each party's randomness as they are
+	// read; Prepare first makes the keys of the ratchets to come, so that
+	// nothing else is read meanwhile.
+	prepare := func() {
+		for _, p := range []*vparty{alice, bob} {
+			if err := p.conv.Prepare(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	putRandom := func(pre string, names []string, vals [][]byte) {
+		for i, n := range names {
+			f.Hex(pre+".random."+n, vals[i])
+		}
+	}
 	// SMP 1: Alice starts.
+	prepare()
+	alice.rand.record()
 	out := sendRecorded(t, f, "msg1", alice, bob, "", func() (*Message, error) {
 		return alice.conv.StartSMP(question, []byte(secret))
 	})
+	putRandom("smp.msg1", []string{"a2", "a3", "r2", "r3"}, alice.rand.taken(t, 4))
 	if !hasEvent(out.Events, EventSMPSecretNeeded) {
 		t.Fatalf("bob: %+v", out.Events)
 	}
 	// The TLVs are recorded from what the receiver decrypted.
 	putTLVs(f, "msg1", out.TLVs)
 	var next *Message
+	// SMP 2 from Bob; Alice's SMP 3 is made while she reads it.
+	prepare()
+	bob.rand.record()
+	alice.rand.record()
 	out = sendRecorded(t, f, "msg2", bob, alice, "", func() (*Message, error) {
 		return bob.conv.AnswerSMP([]byte(secret))
 	})
+	putRandom("smp.msg2", []string{"b2", "b3", "r2", "r3", "r4", "r5", "r6"}, bob.rand.taken(t, 7))
+	putRandom("smp.msg3", []string{"r4", "r5", "r6", "r7"}, alice.rand.taken(t, 4))
 	putTLVs(f, "msg2", out.TLVs)
 	next = out
+	prepare()
+	bob.rand.record()
 	out = sendRecorded(t, f, "msg3", alice, bob, "", func() (*Message, error) { return next, nil })
+	putRandom("smp.msg4", []string{"r7"}, bob.rand.taken(t, 1))
 	putTLVs(f, "msg3", out.TLVs)
 	next = out
 	out = sendRecorded(t, f, "msg4", bob, alice, "", func() (*Message, error) { return next, nil })

@@ -12,14 +12,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloudflare/circl/ecc/goldilocks"
 	"github.com/cloudflare/circl/sign/ed448"
+	"golang.org/x/crypto/sha3"
 )
 
 // vec is one vector file under check. Every key must be read by the
 // checker, as an input or as a value it recomputes: a key nobody looks at
 // fails the test, so the checks cover the whole file.
 type vec struct {
-	t    *testing.T
+	t    reporter
 	f    *File
 	used map[string]bool
 }
@@ -162,7 +164,10 @@ type person struct {
 // order of the public key type").
 func (v *vec) checkIdentity(pre string) *person {
 	v.t.Helper()
-	p := &person{jid: v.text(pre + ".jid"), tag: v.tag(pre + ".instance_tag")}
+	p := &person{tag: v.tag(pre + ".instance_tag")}
+	if pre != "owner" {
+		p.jid = v.text(pre + ".jid")
+	}
 	var err error
 	p.symH = v.hex(pre + ".sym_h")
 	p.h, err = publicKey(p.symH)
@@ -207,14 +212,12 @@ func sortedJIDs(a, b string) []byte {
 	return cat(data([]byte(a)), data([]byte(b)))
 }
 
-func TestClientProfile(t *testing.T) {
-	v := load(t, "client-profile.txt")
+func checkClientProfile(v *vec) {
 	v.checkIdentity("owner")
 	v.done()
 }
 
-func TestPrekeyProfile(t *testing.T) {
-	v := load(t, "prekey-profile.txt")
+func checkPrekeyProfile(v *vec) {
 	o := v.checkIdentity("owner")
 	v.checkPrekeys("prekey_profile", "prekey_message", o)
 	v.done()
@@ -253,8 +256,7 @@ func (v *vec) ephemeral(pre, ecdhName, dhName string) *eph {
 	return e
 }
 
-func TestInteractiveDAKE(t *testing.T) {
-	v := load(t, "dake-interactive.txt")
+func checkInteractiveDAKE(v *vec) {
 	alice, bob := v.checkIdentity("alice"), v.checkIdentity("bob")
 	eb := v.ephemeral("bob", "Y", "B")
 	ea := v.ephemeral("alice", "X", "A")
@@ -325,8 +327,8 @@ func TestInteractiveDAKE(t *testing.T) {
 	v.done()
 }
 
-func TestNonInteractiveDAKE(t *testing.T) {
-	v := load(t, "dake-non-interactive.txt")
+func checkNonInteractiveDAKE(v *vec) {
+	t := v.t
 	alice, bob := v.checkIdentity("alice"), v.checkIdentity("bob")
 	dSym, d, ySym, y, bSecret, b := v.checkPrekeys("bob.prekey_profile", "bob.prekey_message", bob)
 	ea := v.ephemeral("alice", "X", "A")
@@ -376,7 +378,7 @@ func TestNonInteractiveDAKE(t *testing.T) {
 	v.expectRaw("msg1.wire", encodeWire(raw))
 	m, err := parseDataMessage(raw)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if m.sender != alice.tag || m.receiver != bob.tag || m.i != 0 || m.j != 0 || !bytes.Equal(m.ecdh, ea.pubFirst) || len(m.dh) != 0 {
 		t.Errorf("msg1 header: %+v", m)
@@ -412,6 +414,7 @@ type ratchetParty struct {
 // ratchet then supplies its own prev_root_key, which is trusted).
 func (v *vec) checkMessages(parties map[string]*ratchetParty, root, brace []byte, onMessage func(pre string, pt []byte)) {
 	t := v.t
+	lastRatchet := int64(-1) // DH ratchets are numbered 0, 1, 2, ... in the order both sides see them
 	for n := 1; v.has(fmt.Sprintf("msg%d.from", n)); n++ {
 		pre := fmt.Sprintf("msg%d", n)
 		fromName := v.raw(pre + ".from")
@@ -427,6 +430,10 @@ func (v *vec) checkMessages(parties map[string]*ratchetParty, root, brace []byte
 		if v.has(pre + ".ratchet.id") {
 			rp := pre + ".ratchet"
 			id := v.num(rp + ".id")
+			if int64(id) != lastRatchet+1 {
+				t.Errorf("%s: ratchet %d follows ratchet %d", rp, id, lastRatchet)
+			}
+			lastRatchet = int64(id)
 			prev := v.hex(rp + ".prev_root_key")
 			if root != nil && !bytes.Equal(prev, root) {
 				t.Errorf("%s: prev_root_key is not the current root key", rp)
@@ -542,6 +549,9 @@ func (v *vec) checkMessages(parties map[string]*ratchetParty, root, brace []byte
 		if !newDH && len(m.dh) != 0 {
 			t.Errorf("%s: carries a DH key in a ratchet without one", pre)
 		}
+		if wantI := max(from.sendingID, 0); int64(m.i) != wantI {
+			t.Errorf("%s: ratchet id %d, want %d", pre, m.i, wantI)
+		}
 		if uint64(m.i) != v.num(pre+".ratchet_id") || uint64(m.j) != v.num(pre+".message_id") || uint64(m.pn) != v.num(pre+".pn") {
 			t.Errorf("%s: header i=%d j=%d pn=%d", pre, m.i, m.j, m.pn)
 		}
@@ -571,8 +581,8 @@ func (v *vec) checkMessages(parties map[string]*ratchetParty, root, brace []byte
 	}
 }
 
-func TestDataMessages(t *testing.T) {
-	v := load(t, "data-messages.txt")
+func checkDataMessages(v *vec) {
+	t := v.t
 	parties := map[string]*ratchetParty{}
 	for _, name := range []string{"alice", "bob"} {
 		p := &ratchetParty{name: name, tag: v.tag(name + ".instance_tag"), revealed: map[string]bool{}, sendingID: -1}
@@ -585,7 +595,7 @@ func TestDataMessages(t *testing.T) {
 	parties["alice"].chain = v.hex("chain_key")
 	v.checkMessages(parties, v.hex("root_key"), v.hex("brace_key"), nil)
 	// The state continues dake-interactive.txt.
-	d := load(t, "dake-interactive.txt")
+	d := load(t, "dake-interactive.txt", nil)
 	for k, dk := range map[string]string{"root_key": "first.root_key", "chain_key": "first.chain_key", "brace_key": "first.brace_key",
 		"alice.ecdh_first": "alice.ecdh_first", "bob.dh_first": "bob.dh_first"} {
 		if v.raw(k) != d.raw(dk) {
@@ -598,41 +608,141 @@ func TestDataMessages(t *testing.T) {
 // smpHash is the SMP's HashToScalar(i || v): HWC(i || v, 57) read
 // little-endian mod q, the proof index in place of the usage ID (the smp
 // package's reading 1).
-func smpHash(i byte, points ...[]byte) *big.Int {
-	return new(big.Int).Mod(le(kdf(i, 57, points...)), q)
+func smpHash(i byte, points ...*goldilocks.Point) *big.Int {
+	var v [][]byte
+	for _, p := range points {
+		v = append(v, encodePoint(p))
+	}
+	return new(big.Int).Mod(le(kdf(i, 57, v...)), q)
 }
 
-// checkKnowledge checks c == HashToScalar(i || G*d + A*c).
-func checkKnowledge(i byte, a, c, d []byte) error {
-	p, err := decodePoint(a)
-	if err != nil {
-		return err
-	}
-	cs, ds := le(c), le(d)
-	if cs.Cmp(q) >= 0 || ds.Cmp(q) >= 0 {
-		return fmt.Errorf("proof %d: scalar not below q", i)
-	}
-	if smpHash(i, encodePoint(curve.CombinedMult(scalar(ds), scalar(cs), p))).Cmp(cs) != 0 {
-		return fmt.Errorf("proof %d does not verify", i)
-	}
-	return nil
+// randomScalar is a 57-byte random value hashed and pruned ("Considerations
+// while working with elliptic curve parameters"): SHAKE-256(value, 57),
+// pruned, read little-endian, mod q.
+func randomScalar(value []byte) *big.Int {
+	h := sha3.NewShake256()
+	h.Write(value)
+	d := make([]byte, 57)
+	h.Read(d)
+	d[0] &= 0xFC
+	d[56] = 0
+	d[55] |= 0x80
+	return new(big.Int).Mod(le(d), q)
 }
 
-func TestSMP(t *testing.T) {
-	v := load(t, "smp.txt")
+func sc(x *big.Int) []byte { return leBytes(new(big.Int).Mod(x, q), scalarSize) }
+
+// resp is r - k*c mod q.
+func resp(r, k, c *big.Int) *big.Int {
+	d := new(big.Int).Mul(k, c)
+	d.Sub(r, d)
+	return d.Mod(d, q)
+}
+
+func gMul(k *big.Int) *goldilocks.Point { return curve.ScalarBaseMult(scalar(k)) }
+
+func pMul(k *big.Int, p *goldilocks.Point) *goldilocks.Point { return curve.ScalarMult(scalar(k), p) }
+
+func pAdd(a, b *goldilocks.Point) *goldilocks.Point { return curve.Add(a, b) }
+
+func pSub(a, b *goldilocks.Point) *goldilocks.Point {
+	nb := *b
+	nb.Neg()
+	return curve.Add(a, &nb)
+}
+
+// smpSecret is x (or y) of "Secret Information": prune(HWC(usage_SMP_secret
+// || 0x01 || initiator fingerprint || responder fingerprint || SSID ||
+// DATA(secret), 57)) mod q (the smp package's reading 2).
+func smpSecret(initiator, responder, ssid []byte, secret string) *big.Int {
+	d := kdf(0x19, 57, []byte{1}, initiator, responder, ssid, data([]byte(secret)))
+	d[0] &= 0xFC
+	d[56] = 0
+	d[55] |= 0x80
+	return new(big.Int).Mod(le(d), q)
+}
+
+// checkSMP recomputes SMP messages 1 to 4 from the secrets, the bindings
+// and the random values the parties drew (otrv4.md, "SMP Message 1" to "SMP
+// Message 4"), checks each message's proofs as its receiver does, and
+// checks that the data messages carry exactly those TLVs.
+func checkSMP(v *vec) {
+	t := v.t
 	parties := map[string]*ratchetParty{}
 	for _, name := range []string{"alice", "bob"} {
 		parties[name] = &ratchetParty{name: name, tag: v.tag(name + ".instance_tag"), revealed: map[string]bool{}, sendingID: -1}
-		v.hex(name + ".fingerprint")
 	}
-	v.hex("ssid")
+	fpA, fpB, ssid := v.hex("alice.fingerprint"), v.hex("bob.fingerprint"), v.hex("ssid")
 	question := v.text("smp.question")
-	v.text("smp.secret.alice")
-	v.text("smp.secret.bob")
 	v.expectRaw("smp.initiator", "alice")
-	v.expectRaw("smp.result", "succeeded")
+	x := smpSecret(fpA, fpB, ssid, v.text("smp.secret.alice"))
+	y := smpSecret(fpA, fpB, ssid, v.text("smp.secret.bob"))
+	rnd := func(msg, name string) *big.Int { return randomScalar(v.hex("smp." + msg + ".random." + name)) }
+
+	// SMP message 1 (Alice).
+	a2, a3, r2, r3 := rnd("msg1", "a2"), rnd("msg1", "a3"), rnd("msg1", "r2"), rnd("msg1", "r3")
+	g2a, g3a := gMul(a2), gMul(a3)
+	c2 := smpHash(1, gMul(r2))
+	c3 := smpHash(2, gMul(r3))
+	m1 := cat(data([]byte(question)), encodePoint(g2a), sc(c2), sc(resp(r2, a2, c2)), encodePoint(g3a), sc(c3), sc(resp(r3, a3, c3)))
+
+	// SMP message 2 (Bob).
+	b2, b3 := rnd("msg2", "b2"), rnd("msg2", "b3")
+	r2, r3 = rnd("msg2", "r2"), rnd("msg2", "r3")
+	r4, r5, r6 := rnd("msg2", "r4"), rnd("msg2", "r5"), rnd("msg2", "r6")
+	g2b, g3b := gMul(b2), gMul(b3)
+	c2b, c3b := smpHash(3, gMul(r2)), smpHash(4, gMul(r3))
+	g2, g3 := pMul(b2, g2a), pMul(b3, g3a)
+	pb := pMul(r4, g3)
+	qb := pAdd(gMul(r4), pMul(y, g2))
+	cpb := smpHash(5, pMul(r5, g3), pAdd(gMul(r5), pMul(r6, g2)))
+	m2 := cat(encodePoint(g2b), sc(c2b), sc(resp(r2, b2, c2b)), encodePoint(g3b), sc(c3b), sc(resp(r3, b3, c3b)),
+		encodePoint(pb), encodePoint(qb), sc(cpb), sc(resp(r5, r4, cpb)), sc(resp(r6, y, cpb)))
+
+	// SMP message 3 (Alice): her G2 and G3 must be Bob's.
+	if ga2, ga3 := pMul(a2, g2b), pMul(a3, g3b); !ga2.IsEqual(g2) || !ga3.IsEqual(g3) {
+		t.Errorf("G2 or G3 differ between the parties")
+	}
+	r4, r5, r6 = rnd("msg3", "r4"), rnd("msg3", "r5"), rnd("msg3", "r6")
+	r7 := rnd("msg3", "r7")
+	pa := pMul(r4, g3)
+	qa := pAdd(gMul(r4), pMul(x, g2))
+	cpa := smpHash(6, pMul(r5, g3), pAdd(gMul(r5), pMul(r6, g2)))
+	qaqb := pSub(qa, qb)
+	ra := pMul(a3, qaqb)
+	cra := smpHash(7, gMul(r7), pMul(r7, qaqb))
+	m3 := cat(encodePoint(pa), encodePoint(qa), sc(cpa), sc(resp(r5, r4, cpa)), sc(resp(r6, x, cpa)),
+		encodePoint(ra), sc(cra), sc(resp(r7, a3, cra)))
+
+	// SMP message 4 (Bob).
+	r7 = rnd("msg4", "r7")
+	rb := pMul(b3, qaqb)
+	crb := smpHash(8, gMul(r7), pMul(r7, qaqb))
+	m4 := cat(encodePoint(rb), sc(crb), sc(resp(r7, b3, crb)))
+
+	// Both compute Rab and compare it with Pa - Pb.
+	papb := pSub(pa, pb)
+	okA, okB := pMul(a3, rb).IsEqual(papb), pMul(b3, ra).IsEqual(papb)
+	if okA != okB || okA != (x.Cmp(y) == 0) {
+		t.Errorf("SMP outcome: alice %v, bob %v, secrets equal %v", okA, okB, x.Cmp(y) == 0)
+	}
+	v.expectRaw("smp.result", map[bool]string{true: "succeeded", false: "failed"}[okA])
+
+	// The receivers' checks of the proofs, on the recomputed messages.
+	for _, c := range []struct {
+		i    byte
+		a    *goldilocks.Point
+		c, d *big.Int
+	}{{1, g2a, c2, resp(rnd("msg1", "r2"), a2, c2)}, {2, g3a, c3, resp(rnd("msg1", "r3"), a3, c3)}} {
+		if smpHash(c.i, pAdd(gMul(c.d), pMul(c.c, c.a))).Cmp(c.c) != 0 {
+			t.Errorf("SMP proof %d does not verify", c.i)
+		}
+	}
+
+	want := map[string][]byte{"msg1": m1, "msg2": m2, "msg3": m3, "msg4": m4}
+	types := map[string]uint64{"msg1": 2, "msg2": 3, "msg3": 4, "msg4": 5}
 	v.checkMessages(parties, nil, nil, func(pre string, pt []byte) {
-		// The human-readable part is empty; the TLVs follow the NUL.
+		// The human-readable part is empty; one TLV follows the NUL.
 		if len(pt) == 0 || pt[0] != 0 {
 			t.Fatalf("%s: no TLVs", pre)
 		}
@@ -641,49 +751,18 @@ func TestSMP(t *testing.T) {
 		if r.err != nil || len(r.b) != 0 {
 			t.Fatalf("%s: TLVs: %v, %d bytes left", pre, r.err, len(r.b))
 		}
-		if uint64(typ) != v.num(pre+".tlv1.type") {
+		if uint64(typ) != types[pre] || v.num(pre+".tlv1.type") != types[pre] {
 			t.Errorf("%s: TLV type %d", pre, typ)
 		}
 		v.expect(pre+".tlv1.value", val)
-		s := &reader{b: val}
-		switch typ {
-		case 2: // SMP message 1: question, G2a, c2, D2, G3a, c3, D3.
-			if string(s.data()) != question {
-				t.Errorf("%s: question differs", pre)
-			}
-			g2a, c2, d2 := s.bytes(pointSize), s.bytes(scalarSize), s.bytes(scalarSize)
-			g3a, c3, d3 := s.bytes(pointSize), s.bytes(scalarSize), s.bytes(scalarSize)
-			v.ok(s.err, pre)
-			v.ok(checkKnowledge(1, g2a, c2, d2), pre+" c2")
-			v.ok(checkKnowledge(2, g3a, c3, d3), pre+" c3")
-		case 3: // SMP message 2: G2b, c2, D2, G3b, c3, D3, Pb, Qb, cp, D5, D6.
-			g2b, c2, d2 := s.bytes(pointSize), s.bytes(scalarSize), s.bytes(scalarSize)
-			g3b, c3, d3 := s.bytes(pointSize), s.bytes(scalarSize), s.bytes(scalarSize)
-			s.bytes(2*pointSize + 3*scalarSize)
-			v.ok(s.err, pre)
-			v.ok(checkKnowledge(3, g2b, c2, d2), pre+" c2")
-			v.ok(checkKnowledge(4, g3b, c3, d3), pre+" c3")
-		case 4: // SMP message 3: Pa, Qa, cp, D5, D6, Ra, cr, D7.
-			s.bytes(3*pointSize + 5*scalarSize)
-		case 5: // SMP message 4: Rb, cr, D7.
-			s.bytes(pointSize + 2*scalarSize)
-		default:
-			t.Errorf("%s: TLV type %d is not SMP 1-4", pre, typ)
-		}
-		if s.err != nil || len(s.b) != 0 {
-			t.Errorf("%s: SMP message length", pre)
+		if !bytes.Equal(val, want[pre]) {
+			t.Errorf("%s: the SMP message differs from the one recomputed", pre)
 		}
 	})
-	for n, want := range []uint64{2, 3, 4, 5} {
-		if got := v.num(fmt.Sprintf("msg%d.tlv1.type", n+1)); got != want {
-			t.Errorf("msg%d carries TLV %d", n+1, got)
-		}
-	}
-	v.done()
 }
 
-func TestFragmentation(t *testing.T) {
-	v := load(t, "fragmentation.txt")
+func checkFragmentation(v *vec) {
+	t := v.t
 	sender, receiver := v.tag("alice.instance_tag"), v.tag("bob.instance_tag")
 	size := int(v.num("fragment_size"))
 	id := v.hex("identifier")
@@ -694,8 +773,9 @@ func TestFragmentation(t *testing.T) {
 	var joined string
 	for k := 1; k <= total; k++ {
 		fr := v.raw(fmt.Sprintf("fragment%d", k))
-		if len(fr) > size {
-			t.Errorf("fragment %d: %d bytes > %d", k, len(fr), size)
+		// Every fragment but the last is filled to the maximum size.
+		if len(fr) > size || (k < total && len(fr) != size) {
+			t.Errorf("fragment %d of %d: %d bytes, maximum %d", k, total, len(fr), size)
 		}
 		head := fmt.Sprintf("?OTR|%08x|%08x|%08x,%05d,%05d,", binaryU32(id), sender, receiver, k, total)
 		if !strings.HasPrefix(fr, head) || !strings.HasSuffix(fr, ",") {
@@ -713,11 +793,11 @@ func TestFragmentation(t *testing.T) {
 	}
 	raw, err := decodeWire(whole)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	m, err := parseDataMessage(raw)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	mkEnc := kdf(uMessageKey, 64, v.hex("message.chain_key"))
 	if !bytes.Equal(kdf(uAuthenticator, 64, kdf(uMACKey, 64, mkEnc), m.sections), m.authenticator) {
@@ -736,16 +816,30 @@ func binaryU32(b []byte) uint32 {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
-// load reads testdata/vectors/name.
-func load(t *testing.T, name string) *vec {
+// reporter is what the checks need of a test: *testing.T, or a recorder
+// of failures for the tamper test.
+type reporter interface {
+	Helper()
+	Error(args ...any)
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// load reads testdata/vectors/name; mutate, if not nil, changes the file's
+// bytes first.
+func load(t reporter, name string, mutate func([]byte) []byte) *vec {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", Dir, name))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
+	}
+	if mutate != nil {
+		b = mutate(b)
 	}
 	f, err := Parse(b)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if c, _ := f.Get("case"); c+".txt" != name {
 		t.Fatalf("%s: case %q", name, c)
@@ -772,7 +866,7 @@ func (v *vec) done() {
 func TestEveryFileChecked(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "..", Dir, "*.txt"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	checked := map[string]bool{"client-profile.txt": true, "prekey-profile.txt": true, "dake-interactive.txt": true,
 		"dake-non-interactive.txt": true, "data-messages.txt": true, "smp.txt": true, "fragmentation.txt": true,
