@@ -11,13 +11,15 @@ var tamperAll = flag.Bool("tamper-all", false, "TestTamper changes every key of 
 
 // checkers maps each vector file to its checker.
 var checkers = map[string]func(*vec){
-	"client-profile.txt":       checkClientProfile,
-	"prekey-profile.txt":       checkPrekeyProfile,
-	"dake-interactive.txt":     checkInteractiveDAKE,
-	"dake-non-interactive.txt": checkNonInteractiveDAKE,
-	"data-messages.txt":        checkDataMessages,
-	"smp.txt":                  checkSMP,
-	"fragmentation.txt":        checkFragmentation,
+	"client-profile.txt":            checkClientProfile,
+	"prekey-profile.txt":            checkPrekeyProfile,
+	"dake-interactive.txt":          checkInteractiveDAKE,
+	"dake-non-interactive.txt":      checkNonInteractiveDAKE,
+	"data-messages.txt":             checkDataMessages,
+	"smp.txt":                       checkSMP,
+	"fragmentation.txt":             checkFragmentation,
+	"prekey-server-dake.txt":        checkPrekeyServerDAKE,
+	"prekey-server-publication.txt": checkPrekeyServerPublication,
 }
 
 // TestVectorFiles checks every vector file with the independent
