@@ -526,7 +526,8 @@ dake-interactive.txt (otrv4.md, "Data Exchange", "Sending a Data Message",
 chain (ratchet id 0), Bob answers with DH ratchet 0 (new ECDH and a new
 3072-bit DH key), then ratchets 1 and 2 derive the brace key and ratchet 3
 brings a new DH key again (docs/spec-notes.md, "Ratchet ids and the brace
-key"). Format and use: docs/vectors.md.`)
+key"). Bob's last message carries a TLV 7 for the extra symmetric key
+("Extra Symmetric Key"). Format and use: docs/vectors.md.`)
 	f.Set("case", "data-messages")
 	a, b := s.alice, s.bob
 	for _, p := range []*vparty{a, b} {
@@ -558,6 +559,21 @@ key"). Format and use: docs/vectors.md.`)
 		sendRecorded(t, f, fmt.Sprintf("msg%d", i+1), st.from, st.to, st.text, func() (*Message, error) {
 			return st.from.conv.Send(st.text)
 		})
+	}
+	// A TLV 7 asking Bob to use the extra symmetric key: the key the
+	// engine hands both sides must be the message's extra_symm_key.
+	pre := fmt.Sprintf("msg%d", len(steps)+1)
+	var key []byte
+	out := sendRecorded(t, f, pre, b, a, "", func() (*Message, error) {
+		m, k, err := b.conv.SendExtraKey(0x00000001, []byte("file transfer"))
+		key = k
+		return m, err
+	})
+	putTLVs(f, pre, out.TLVs)
+	want, _ := f.Get(pre + ".extra_symm_key")
+	if hex.EncodeToString(key) != want || len(out.Events) == 0 || out.Events[0].Kind != EventExtraKey ||
+		hex.EncodeToString(out.Events[0].Key) != want {
+		t.Fatalf("extra symmetric key: sender %x, receiver %+v, vector %s", key, out.Events, want)
 	}
 	add("data-messages.txt", f)
 }

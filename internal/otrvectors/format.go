@@ -107,6 +107,9 @@ func (f *File) Keys() []string {
 
 // Parse decodes a vector file.
 func Parse(data []byte) (*File, error) {
+	if bytes.IndexByte(data, '\r') >= 0 {
+		return nil, fmt.Errorf("otrvectors: carriage return in a vector file (lines end with LF only)")
+	}
 	f := new(File)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<22)

@@ -574,6 +574,28 @@ func (v *vec) checkMessages(parties map[string]*ratchetParty, root, brace []byte
 		if string(text) != v.text(pre+".text") {
 			t.Errorf("%s: decrypts to %q", pre, text)
 		}
+		// The TLVs after the NUL ("TLV Record Types"), when the file lists
+		// them.
+		if i := bytes.IndexByte(pt, 0); i >= 0 && v.has(pre+".tlv1.type") {
+			r := &reader{b: pt[i+1:]}
+			k := 0
+			for len(r.b) > 0 && r.err == nil {
+				k++
+				typ, val := r.u16(), r.bytes(int(r.u16()))
+				tp := fmt.Sprintf("%s.tlv%d", pre, k)
+				if r.err == nil && v.has(tp+".type") {
+					if uint64(typ) != v.num(tp+".type") {
+						t.Errorf("%s.type: %d", tp, typ)
+					}
+					v.expect(tp+".value", val)
+				} else {
+					t.Errorf("%s: TLV %d not in the file, or malformed (%v)", pre, k, r.err)
+				}
+			}
+			if v.has(fmt.Sprintf("%s.tlv%d.type", pre, k+1)) {
+				t.Errorf("%s: fewer TLVs than the file lists", pre)
+			}
+		}
 		to.received = append(to.received, mkMAC)
 		if onMessage != nil {
 			onMessage(pre, pt)
