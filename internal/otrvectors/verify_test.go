@@ -165,7 +165,7 @@ type person struct {
 func (v *vec) checkIdentity(pre string) *person {
 	v.t.Helper()
 	p := &person{tag: v.tag(pre + ".instance_tag")}
-	if pre != "owner" {
+	if v.has(pre + ".jid") {
 		p.jid = v.text(pre + ".jid")
 	}
 	var err error

@@ -177,7 +177,7 @@ a 141-byte DH nonce, one MAC formula). It is the message DAKE-3 carries in
 prekey-server-dake.txt, whose SK it is bound to. Format and use:
 docs/vectors.md.`)
 	f.Set("case", "prekey-server-publication")
-	putIdentity(f, "alice", id, profile, publisher)
+	putIdentity(f, "alice", id, profile, "")
 	f.Hex("SK", sk)
 	f.Hex("prekey_mac_k", macK)
 	f.Hex("m", proofContext(sk))
@@ -243,7 +243,9 @@ docs/vectors.md.`)
 }
 
 func putIdentity(f *otrvectors.File, pre string, id *otr4.Identity, p *otr4.ClientProfile, jid string) {
-	f.Text(pre+".jid", jid)
+	if jid != "" {
+		f.Text(pre+".jid", jid)
+	}
 	f.Tag(pre+".instance_tag", uint32(p.InstanceTag))
 	f.Hex(pre+".sym_h", id.Seed())
 	f.Hex(pre+".H", id.PublicKey())
