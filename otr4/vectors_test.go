@@ -593,10 +593,9 @@ func encryptedVPair(t *testing.T, prefix string, mutate func(*Config)) (alice, b
 	return alice, bob
 }
 
-// putSession records what a verifier needs to follow the ratchet of a
-// session it did not see start: each side's instance tag and, for the
-// chain Alice sends on, its chain key.
-func putSession(t *testing.T, f *otrvectors.File, alice, bob *vparty) {
+// putSession records what identifies a session the file did not see start:
+// each side's instance tag and fingerprint, and the SSID.
+func putSession(f *otrvectors.File, alice, bob *vparty) {
 	for _, p := range []*vparty{alice, bob} {
 		f.Tag(p.name+".instance_tag", uint32(p.tag))
 		fp := p.id.Fingerprint()
@@ -619,7 +618,7 @@ keys are given as in data-messages.txt. The SMP choices are those of the smp
 package documentation (go doc ./otr4/internal/smp). Format and use:
 docs/vectors.md.`)
 	f.Set("case", "smp")
-	putSession(t, f, alice, bob)
+	putSession(f, alice, bob)
 	const question, secret = "Where did we first meet?", "the lighthouse café"
 	f.Text("smp.question", question)
 	f.Text("smp.secret.alice", secret)
