@@ -119,7 +119,7 @@ func TestTamper(t *testing.T) {
 			keys := v.f.Keys()
 			step := 1
 			if !*tamperAll {
-				step = max(1, len(keys)/4)
+				step = max(1, len(keys)/10)
 			}
 			for i := 1; i < len(keys); i += step {
 				key := keys[i]

@@ -184,7 +184,7 @@ func ecdhProof(usage byte, r *big.Int, xs []*big.Int, pubs [][]byte, m []byte) (
 // A = g3^v * prod(B_i^-t_i).
 func dhProof(rBytes []byte, bs [][]byte, pubs []*big.Int, m []byte) ([]byte, error) {
 	r := new(big.Int).SetBytes(rBytes)
-	a := new(big.Int).Exp(big.NewInt(2), r, dhP)
+	a := modExp(big.NewInt(2), r)
 	var enc []byte
 	for _, b := range pubs {
 		enc = append(enc, mpi(b)...)
@@ -196,9 +196,9 @@ func dhProof(rBytes []byte, bs [][]byte, pubs []*big.Int, m []byte) ([]byte, err
 		vv.Add(vv, new(big.Int).Mul(new(big.Int).SetBytes(ts[i]), new(big.Int).SetBytes(b)))
 	}
 	vv.Mod(vv, dhQ)
-	acc := new(big.Int).Exp(big.NewInt(2), vv, dhP)
+	acc := modExp(big.NewInt(2), vv)
 	for i, b := range pubs {
-		inv := new(big.Int).Exp(b, new(big.Int).SetBytes(ts[i]), dhP)
+		inv := modExp(b, new(big.Int).SetBytes(ts[i]))
 		inv.ModInverse(inv, dhP)
 		acc.Mul(acc, inv).Mod(acc, dhP)
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 
 	"github.com/cloudflare/circl/ecc/goldilocks"
 	"github.com/cloudflare/circl/sign/ed448"
@@ -250,17 +251,34 @@ var dhP, _ = new(big.Int).SetString("FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80D
 
 var dhQ = new(big.Int).Rsh(dhP, 1)
 
+// expCache remembers 3072-bit exponentiations: the checks recompute the
+// same ones many times (TestTamper reruns every check once per changed
+// value), and each takes milliseconds. Results are deterministic, so the
+// cache changes no outcome.
+var expCache sync.Map
+
+// modExp is b^e mod dh_p.
+func modExp(b, e *big.Int) *big.Int {
+	key := b.Text(16) + "^" + e.Text(16)
+	if r, ok := expCache.Load(key); ok {
+		return new(big.Int).Set(r.(*big.Int))
+	}
+	r := new(big.Int).Exp(b, e, dhP)
+	expCache.Store(key, r)
+	return new(big.Int).Set(r)
+}
+
 // dhPublic is generateDH's public value g3^r mod p, the 80-byte r read
 // big-endian.
 func dhPublic(secret []byte) *big.Int {
-	return new(big.Int).Exp(big.NewInt(2), new(big.Int).SetBytes(secret), dhP)
+	return modExp(big.NewInt(2), new(big.Int).SetBytes(secret))
 }
 
 // dhCheck is "Verifying that an integer is in the DH group": 2 <= x <=
 // p - 2 and x^q = 1 mod p.
 func dhCheck(x *big.Int) error {
 	if x.Cmp(big.NewInt(2)) < 0 || x.Cmp(new(big.Int).Sub(dhP, big.NewInt(2))) > 0 ||
-		new(big.Int).Exp(x, dhQ, dhP).Cmp(big.NewInt(1)) != 0 {
+		modExp(x, dhQ).Cmp(big.NewInt(1)) != 0 {
 		return errors.New("DH value is not in the group")
 	}
 	return nil
@@ -272,7 +290,7 @@ func dhShared(secret []byte, pub *big.Int) ([]byte, error) {
 	if err := dhCheck(pub); err != nil {
 		return nil, err
 	}
-	return new(big.Int).Exp(pub, new(big.Int).SetBytes(secret), dhP).Bytes(), nil
+	return modExp(pub, new(big.Int).SetBytes(secret)).Bytes(), nil
 }
 
 // chacha is ChaCha20 with the first 32 bytes of MKenc and a zero nonce
