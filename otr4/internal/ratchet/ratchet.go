@@ -126,6 +126,8 @@ type State struct {
 	// unauthSteps counts the chain keys derived for messages before their
 	// authenticator was checked (for tests of the work a forgery costs).
 	unauthSteps uint64
+
+	observer func(SealObservation) // tests and vector generation only
 }
 
 // Init is what a DAKE hands to the ratchet.
@@ -351,6 +353,10 @@ func (s *State) Seal(sender, receiver uint32, flags byte, plaintext []byte) (*Se
 	if s.erased {
 		return nil, ErrExpired
 	}
+	var before Observation
+	if s.observer != nil {
+		before = s.Observe()
+	}
 	if s.needRatchet {
 		if err := s.sendRatchet(); err != nil {
 			return nil, err
@@ -358,6 +364,9 @@ func (s *State) Seal(sender, receiver uint32, flags byte, plaintext []byte) (*Se
 	}
 	if !s.send.valid {
 		return nil, ErrNoChain
+	}
+	if s.observer != nil {
+		s.observeSeal(before)
 	}
 	mkEnc, mkMAC, extra := messageKeys(s.send.key[:])
 	m := &DataMessage{
