@@ -254,3 +254,34 @@ func TestKDFUpgrade(t *testing.T) {
 	must(t, s.Close())
 	eq(t, "default", stored(), KDFParams{Time: 3, Memory: 64 * 1024, Threads: 4})
 }
+
+// TestMetaFallbackCannotUndoTake: with the newest meta page damaged, bbolt
+// would fall back to the previous commit, from before the last take; its
+// freed pages are zero now, so Open reports ErrCorrupt instead of handing
+// the taken secret out again.
+func TestMetaFallbackCannotUndoTake(t *testing.T) {
+	s, path := newStore(t)
+	populate(t, s)
+	if _, err := s.TakePrekeySecret(alice, tagA, 10); err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.Close())
+	file, err := os.ReadFile(path)
+	must(t, err)
+	ps := int(parseMeta(file, 0).pageSize)
+	newest := 0
+	if m0, m1 := parseMeta(file, 0), parseMeta(file, ps); m1.ok && m1.txid > m0.txid {
+		newest = ps
+	}
+	file[newest+pageHeaderSize+56] ^= 0x01 // the meta page's checksum
+	must(t, os.WriteFile(path, file, 0o600))
+	s, err = Open(path, pass, testOpts())
+	if err == nil {
+		defer s.Close()
+		ids, _ := s.PrekeySecretIDs(alice, tagA)
+		t.Fatalf("opened from the previous commit; prekey secrets %v", ids)
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("%v, want ErrCorrupt", err)
+	}
+}
