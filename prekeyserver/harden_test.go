@@ -252,6 +252,9 @@ func TestFragmentMemoryBound(t *testing.T) {
 	if held > 24<<20 {
 		t.Fatalf("200 full JIDs with partial messages hold %d bytes", held)
 	}
+	if n := s.FragmentBytes(); n > DefaultLimits().MaxFragmentBytes || n < DefaultLimits().MaxFragmentBytes/2 {
+		t.Fatalf("%d bytes counted for partial messages", n)
+	}
 	d := newDevice(t, "alice@localhost", "laptop")
 	tr := func(from jid.JID, body string) []string {
 		frags, err := prekey.Fragment(rand.Reader, body, 2000, d.tag, 0)
@@ -292,4 +295,34 @@ func cpuTime() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// TestFragmentAccounting: what the partial messages count goes back to
+// zero when messages complete, are refused or time out.
+func TestFragmentAccounting(t *testing.T) {
+	s, now := clockServer(t, nil)
+	from := jid.MustParse("alice@localhost/x")
+	s.Handle(from, "?OTRP|1|100|0,9,2,AAQ,") // malformed: k > n
+	if n := s.FragmentBytes(); n != 0 {
+		t.Fatalf("%d bytes counted after a malformed fragment", n)
+	}
+	frags, err := prekey.Fragment(rand.Reader, prekey.Encode((&prekey.EnsembleQuery{SenderTag: 0x100, Identity: "bob@localhost", Versions: "4"}).Marshal()), 80, 0x100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frags {
+		replies := s.Handle(from, f)
+		if i < len(frags)-1 && (len(replies) != 0 || s.FragmentBytes() == 0) {
+			t.Fatalf("fragment %d: %d replies, %d bytes counted", i, len(replies), s.FragmentBytes())
+		}
+	}
+	if n := s.FragmentBytes(); n != 0 {
+		t.Fatalf("%d bytes counted after the message completed", n)
+	}
+	s.Handle(from, frags[0])
+	*now = now.Add(DefaultLimits().SessionTimeout + time.Minute)
+	s.Handle(jid.MustParse("bob@localhost/y"), "hello")
+	if n := s.FragmentBytes(); n != 0 {
+		t.Fatalf("%d bytes counted after the partial message timed out", n)
+	}
 }

@@ -291,6 +291,9 @@ func (s *Server) Handle(from jid.JID, body string) []string {
 		if err != nil {
 			// "Discard the (illegal) fragment": no answer to a fragment.
 			log.Warn("dropped a fragment", "err", err)
+			if a.a.Pending() == 0 && len(a.refused) == 0 && s.assemblers[full] == a {
+				s.dropAssembler(full) // nothing worth keeping for this sender
+			}
 			return nil
 		}
 		if !done {
