@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"syscall"
 )
 
 // bbolt never overwrites a page in place: a transaction writes changed pages
@@ -29,7 +28,7 @@ import (
 // all zero now. With check, a page is read first and only written if it is
 // not zero already (Open uses this, so opening a clean store writes nothing).
 func scrubFreePages(path string, done map[uint64]bool, check bool) (map[uint64]bool, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(path, os.O_RDWR|oNoFollow, 0)
 	if err != nil {
 		return done, fmt.Errorf("keystore: scrubbing free pages: %w", err)
 	}

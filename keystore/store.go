@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
-	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -110,7 +109,7 @@ func Create(path string, passphrase []byte, opts *Options) (*Store, error) {
 	if err := checkDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("%w: %s", ErrExist, path)
 	}
@@ -217,7 +216,7 @@ func openBoltPage(path string, readOnly bool, timeout time.Duration, pageSize in
 		ReadOnly: readOnly,
 		PageSize: pageSize,
 		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
-			return os.OpenFile(name, flag&^os.O_CREATE|syscall.O_NOFOLLOW, mode)
+			return os.OpenFile(name, flag&^os.O_CREATE|oNoFollow, mode)
 		},
 	})
 	switch {
