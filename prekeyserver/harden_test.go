@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -325,5 +327,40 @@ func TestFragmentAccounting(t *testing.T) {
 	s.Handle(jid.MustParse("bob@localhost/y"), "hello")
 	if n := s.FragmentBytes(); n != 0 {
 		t.Fatalf("%d bytes counted after the partial message timed out", n)
+	}
+}
+
+// BenchmarkForeignPublishers reports what 10 accounts of a federated domain
+// (evil.example, which the server does not serve) make the server store by
+// publishing 20 prekey messages each: the growth of prekeys.db (stored-B/op)
+// and the server's CPU time.
+func BenchmarkForeignPublishers(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		dir := b.TempDir()
+		s := newServer(b, dir, Limits{})
+		var reqs []*prekey.PublishRequest
+		var devs []*device
+		for i := range 10 {
+			d := newDevice(b, fmt.Sprintf("user%d@evil.example", i), "x")
+			devs, reqs = append(devs, d), append(reqs, d.publishRequest(b, 20))
+		}
+		size := func() int64 {
+			fi, err := os.Stat(filepath.Join(dir, dbFile))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return fi.Size()
+		}
+		before := size()
+		cpu0 := cpuTime()
+		b.StartTimer()
+		for i, d := range devs {
+			d.dake(b, direct(s), s.Fingerprint(), reqs[i], nil)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(cpuTime()-cpu0), "cpu-ns/op")
+		b.ReportMetric(float64(size()-before), "stored-B/op")
+		s.Close()
 	}
 }
