@@ -56,6 +56,9 @@ type Client struct {
 	// and are delivered after the archive's, in order.
 	catchingUp bool
 	liveBuf    []Message
+	// posFrozen keeps live messages from moving the archive position
+	// after a catch-up failed and its held-back messages were released.
+	posFrozen bool
 	mamQueries map[string]bool // query id -> deliver results
 	seen       *seenSet
 	sentIDs    *seenSet // ids of recently written messages, for error bounces
@@ -568,16 +571,14 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 	go func() { defer wg.Done(); c.keepalive(sctx, sess, fail) }()
 	if smOn {
 		wg.Add(1)
-		go func() { defer wg.Done(); c.acker(sctx, sess, fail) }()
+		go func() { defer wg.Done(); c.acker(sctx, sess, sc, fail) }()
 		c.kickAcks() // stanzas sent again on resumption
 	}
 	// Catch up on the archive once live traffic flows (see catchUp).
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := c.catchUp(sctx, sess); err != nil && sctx.Err() == nil {
-			c.log.Warn("xmppconn: archive catch-up failed", "err", err)
-		}
+		c.catchUpRetrying(sctx, sess)
 	}()
 
 	var result error
@@ -700,6 +701,32 @@ func (c *Client) sender(ctx context.Context, sess *xmpp.Session, smOn bool, fail
 				c.kickAcks()
 			}
 		}
+	}
+}
+
+// catchUpRetrying runs catch-up until it succeeds or the connection ends,
+// with growing pauses. After the second failure the live messages held back
+// are released (they must not wait on an archive that does not answer);
+// the archive position then stays frozen until a catch-up succeeds.
+func (c *Client) catchUpRetrying(ctx context.Context, sess *xmpp.Session) {
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		err := c.catchUp(ctx, sess)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		c.log.Warn("xmppconn: archive catch-up failed", "err", err, "attempt", attempt)
+		if attempt == 2 {
+			c.flushLive(false)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, 30*time.Second)
 	}
 }
 

@@ -249,6 +249,9 @@ func (c *Client) flushLive(moved bool) {
 	buf := c.liveBuf
 	c.liveBuf = nil
 	c.catchingUp = false
+	// After a failed catch-up the position stays where the archive's
+	// delivery stopped until one succeeds.
+	c.posFrozen = !moved
 	c.mu.Unlock()
 	for _, m := range buf {
 		c.mu.Lock()
@@ -258,7 +261,7 @@ func (c *Client) flushLive(moved bool) {
 
 // deliverLocked is deliver with c.mu held; it unlocks it.
 func (c *Client) deliverLocked(m Message, fromArchive, move bool) {
-	if m.ArchiveID != "" && move {
+	if m.ArchiveID != "" && move && (fromArchive || !c.posFrozen) {
 		c.archivePos = m.ArchiveID
 	}
 	dupKeys := make([]string, 0, 2)

@@ -282,6 +282,9 @@ func TestLossShutdown(t *testing.T) {
 		acfg := config(srv, "alice", 0x1aaa0001)
 		acfg.Addr = px.Addr()
 		acfg.QueueSize = 2000
+		// ejabberd on a busy machine takes longer than the default 10 s
+		// to handle the 1,000 messages.
+		acfg.StopTimeout = 60 * time.Second
 		a := startDevice(t, acfg)
 		px.upRate.Store(64 << 10)
 		want := queueAll(t, a, srv.JID("bob", ""), "shutdown", 1000, xmppconn.SendOptions{})

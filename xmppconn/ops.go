@@ -298,7 +298,9 @@ type mamFin struct {
 // archive position stays at the last archived message delivered.
 func (c *Client) catchUp(ctx context.Context, sess *xmpp.Session) (err error) {
 	c.mu.Lock()
-	c.catchingUp = true
+	if !c.posFrozen {
+		c.catchingUp = true
+	}
 	c.mu.Unlock()
 	defer func() {
 		c.log.Debug("xmppconn: catch-up done", "err", err)

@@ -50,6 +50,20 @@ func TestCatchUpHoldsLiveBack(t *testing.T) {
 	if got := bodiesOf(drain()); fmt.Sprint(got) != "[nine]" || c.ArchivePosition() != "A3" {
 		t.Fatalf("stopped during catch-up: %v, position %q", got, c.ArchivePosition())
 	}
+	// Until a catch-up succeeds, live messages do not move the position.
+	c.handleMessage(live("A10", "bob@example.org/x", "m10", "ten"))
+	if got := bodiesOf(drain()); fmt.Sprint(got) != "[ten]" || c.ArchivePosition() != "A3" {
+		t.Fatalf("after a failed catch-up: %v, position %q", got, c.ArchivePosition())
+	}
+	c.catchingUp = true
+	c.mamQueries["q2"] = true
+	c.handleMessage(archived("q2", "A9", "bob@example.org/x", "m9", "nine", ""))
+	c.handleMessage(archived("q2", "A10", "bob@example.org/x", "m10", "ten", ""))
+	c.flushLive(true)
+	c.handleMessage(live("A11", "bob@example.org/x", "m11", "eleven"))
+	if got := bodiesOf(drain()); fmt.Sprint(got) != "[eleven]" || c.ArchivePosition() != "A11" {
+		t.Fatalf("after a catch-up succeeded again: %v, position %q", got, c.ArchivePosition())
+	}
 }
 
 // Learning the position does not mark the newest message as seen: its live

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mellium.im/xmlstream"
@@ -91,10 +92,33 @@ type smConn struct {
 	hBase    uint32   // our h at that point
 	counting bool     // after <enabled/> or <resumed/>
 	rMarks   []uint32 // h at each <r/> not yet answered
+
+	lastRead atomic.Int64 // unix nanoseconds of the last read from the server
+}
+
+// timedReader records when the server last sent anything.
+type timedReader struct {
+	r    io.Reader
+	last *atomic.Int64
+}
+
+func (t timedReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.last.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// quietFor returns how long the server has sent nothing.
+func (s *smConn) quietFor() time.Duration {
+	return time.Since(time.Unix(0, s.lastRead.Load()))
 }
 
 func newSMConn(c *Client, conn net.Conn) *smConn {
-	s := &smConn{Conn: conn, c: c, br: bufio.NewReaderSize(conn, 16<<10)}
+	s := &smConn{Conn: conn, c: c}
+	s.lastRead.Store(time.Now().UnixNano())
+	s.br = bufio.NewReaderSize(timedReader{r: conn, last: &s.lastRead}, 16<<10)
 	s.rd.Header = func() {
 		s.mu.Lock()
 		s.count, s.rMarks = 0, nil
@@ -566,9 +590,10 @@ func (c *Client) requestAck(ctx context.Context, sess *xmpp.Session, force bool)
 }
 
 // acker requests acknowledgements after writes, when many stanzas are
-// unacknowledged, and on a timer; an <r/> unanswered within RequestTimeout
-// ends the connection.
-func (c *Client) acker(ctx context.Context, sess *xmpp.Session, fail chan<- error) {
+// unacknowledged, and on a timer. An <r/> unanswered within RequestTimeout
+// while the server has sent nothing at all for as long ends the connection
+// (a busy server working through a backlog is slow to answer, not gone).
+func (c *Client) acker(ctx context.Context, sess *xmpp.Session, sc *smConn, fail chan<- error) {
 	t := time.NewTicker(smAckInterval)
 	defer t.Stop()
 	for {
@@ -581,7 +606,7 @@ func (c *Client) acker(ctx context.Context, sess *xmpp.Session, fail chan<- erro
 		c.smMu.Lock()
 		since := c.smReqAt
 		c.smMu.Unlock()
-		if !since.IsZero() && time.Since(since) > c.cfg.RequestTimeout {
+		if !since.IsZero() && time.Since(since) > c.cfg.RequestTimeout && sc.quietFor() > c.cfg.RequestTimeout {
 			if ctx.Err() == nil {
 				fail <- errAckTimeout
 			}
