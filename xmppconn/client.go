@@ -58,7 +58,7 @@ type Client struct {
 	liveBuf    []Message
 	// posFrozen keeps live messages from moving the archive position
 	// after a catch-up failed and its held-back messages were released.
-	posFrozen bool
+	posFrozen  bool
 	mamQueries map[string]bool // query id -> deliver results
 	seen       *seenSet
 	sentIDs    *seenSet // ids of recently written messages, for error bounces
