@@ -559,7 +559,9 @@ func (s *Server) stopLocked() error {
 
 // Kill is Stop without the grace: SIGKILL to the server's process group,
 // so clients see their TCP connections drop with no stream close, as in a
-// crash. Data written so far is kept for Restart.
+// crash. Data written so far is kept for Restart, as far as the server had
+// written it to disk: ejabberd may lose its latest writes (its archive, a
+// registration; the accounts are registered again at every start).
 func (s *Server) Kill() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
