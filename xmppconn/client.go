@@ -578,21 +578,6 @@ func (c *Client) runSession(ctx context.Context, bo *backoff) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if resumed {
-			// ejabberd forwards messages that reached the old connection
-			// up to a moment after newer ones: catch up once at once,
-			// keep holding live messages for resumeSettle, and catch up
-			// again, so that the archive's order wins for those too.
-			if err := c.catchUpFlush(sctx, sess, false); err == nil {
-				t := time.NewTimer(resumeSettle)
-				select {
-				case <-sctx.Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
-			}
-		}
 		c.catchUpRetrying(sctx, sess)
 	}()
 

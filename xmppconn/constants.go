@@ -56,10 +56,6 @@ const (
 	// online to allow for a server clock a little behind ours.
 	firstOnlineMargin = 5 * time.Second
 
-	// resumeSettle is how long live messages are held back after a
-	// resumption's first catch-up, before a second one (see runSession).
-	resumeSettle = time.Second
-
 	// maxLiveBuffer bounds the live messages held back during a catch-up;
 	// beyond it they are delivered at once.
 	maxLiveBuffer = 10000

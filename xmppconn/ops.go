@@ -297,12 +297,6 @@ type mamFin struct {
 // until the next connection's catch-up completes (or Run returns), and the
 // archive position stays at the last archived message delivered.
 func (c *Client) catchUp(ctx context.Context, sess *xmpp.Session) (err error) {
-	return c.catchUpFlush(ctx, sess, true)
-}
-
-// catchUpFlush is catchUp; with flush false the live messages held back
-// stay held back after it succeeds (for a second catch-up to order them).
-func (c *Client) catchUpFlush(ctx context.Context, sess *xmpp.Session, flush bool) (err error) {
 	c.mu.Lock()
 	if !c.posFrozen {
 		c.catchingUp = true
@@ -310,7 +304,7 @@ func (c *Client) catchUpFlush(ctx context.Context, sess *xmpp.Session, flush boo
 	c.mu.Unlock()
 	defer func() {
 		c.log.Debug("xmppconn: catch-up done", "err", err)
-		if err == nil && flush {
+		if err == nil {
 			c.flushLive(true)
 		}
 	}()
