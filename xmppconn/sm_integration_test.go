@@ -164,8 +164,17 @@ func TestCutsSoak(t *testing.T) {
 					}
 					return serverLost(sender)
 				}
-				waitAllBut(t, b, "a2b", wantA2B, 90*time.Second, lostBy(a))
-				waitAllBut(t, a, "b2a", wantB2A, 90*time.Second, lostBy(b))
+				// ejabberd 23.01 archives a message when the receiver's
+				// session process handles it, and hands messages that
+				// reached the old connection's process to the resumed one
+				// after newer ones: around a resumption both its live
+				// delivery and its archive can be out of sending order,
+				// which no client can restore without sequence numbers.
+				// There the order is measured and logged; every message
+				// must still arrive exactly once.
+				inOrder := kind != testbed.Ejabberd
+				waitAllBut(t, b, "a2b", wantA2B, 90*time.Second, lostBy(a), inOrder)
+				waitAllBut(t, a, "b2a", wantB2A, 90*time.Second, lostBy(b), inOrder)
 				sa, sb := a.c.Stats(), b.c.Stats()
 				t.Logf("alice: %+v", sa)
 				t.Logf("bob: %+v", sb)
