@@ -160,6 +160,12 @@ func (f *fake) Send(ctx context.Context, c jid.JID, text string) (string, error)
 	return fmt.Sprintf("m%d", f.nextID), nil
 }
 func (f *fake) Recipients(c jid.JID) ([]session.Device, error) {
+	f.mu.Lock()
+	p := f.panicOn
+	f.mu.Unlock()
+	if p == "Recipients" {
+		panic("fake: Recipients")
+	}
 	ci, ok := f.Contact(c)
 	if !ok {
 		return nil, nil

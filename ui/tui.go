@@ -138,9 +138,10 @@ type TUI struct {
 	evs   []session.Event
 	evSig chan struct{}
 
-	crashMu sync.Mutex
-	crash   error
-	done    chan struct{}
+	crashMu  sync.Mutex
+	crash    error
+	finished bool // app.Run has returned: Stop must not be called again
+	done     chan struct{}
 }
 
 // inputLine is the input field; a paste keeps its line breaks (shown as ␤
@@ -209,8 +210,8 @@ func RunTUI(ctx context.Context, opts Options) error {
 // Run shows the TUI until the user quits or ctx ends.
 func (t *TUI) Run(ctx context.Context) (err error) {
 	defer func() {
+		// tview has restored the terminal (Fini) before passing the panic on.
 		if r := recover(); r != nil {
-			t.app.Stop()
 			err = fmt.Errorf("ui: crashed: %v\n%s", r, debug.Stack())
 		}
 	}()
@@ -222,13 +223,14 @@ func (t *TUI) Run(ctx context.Context) (err error) {
 	go func() {
 		select {
 		case <-ctx.Done():
-			t.app.Stop()
+			t.stopApp()
 		case <-t.done:
 		}
 	}()
+	defer t.finish()
 	t.start()
 	runErr := t.app.Run()
-	close(t.done)
+	t.finish()
 	cancel()
 	t.crashMu.Lock()
 	crash := t.crash
@@ -250,10 +252,30 @@ func (t *TUI) guard(fn func()) {
 				t.crash = fmt.Errorf("ui: crashed: %v\n%s", r, debug.Stack())
 			}
 			t.crashMu.Unlock()
-			t.app.Stop()
+			t.stopApp()
 		}
 	}()
 	fn()
+}
+
+// stopApp stops the application unless it has stopped already (after a
+// panic tview has restored the terminal, and a second Stop would panic).
+func (t *TUI) stopApp() {
+	t.crashMu.Lock()
+	defer t.crashMu.Unlock()
+	if !t.finished {
+		t.app.Stop()
+	}
+}
+
+// finish records that app.Run has returned.
+func (t *TUI) finish() {
+	t.crashMu.Lock()
+	defer t.crashMu.Unlock()
+	if !t.finished {
+		t.finished = true
+		close(t.done)
+	}
 }
 
 // endAll ends every OTR conversation that is not plaintext.
@@ -392,6 +414,10 @@ func styled(k Kind, text string) string {
 // printTo shows a line in window i.
 func (t *TUI) printTo(i int, k Kind, text string) {
 	for _, l := range strings.Split(text, "\n") {
+		if k == KindQR {
+			t.add(i, &entry{text: styled(k, l)})
+			continue
+		}
 		t.add(i, &entry{text: t.stamp(time.Time{}) + styled(k, l)})
 	}
 	if k == KindWarning {
@@ -523,15 +549,15 @@ func (t *TUI) messageLine(e *session.MessageEvent) string {
 	var tag string
 	switch {
 	case !e.Encrypted:
-		tag = "[white:red:b][PLAINTEXT][-:-:-]"
+		tag = "[white:red:b]" + tview.Escape("[PLAINTEXT]") + "[-:-:-]"
 	case e.Outgoing:
-		tag = fmt.Sprintf("[green][OTRv%d][-]", e.Version)
+		tag = "[green]" + tview.Escape(fmt.Sprintf("[OTRv%d]", e.Version)) + "[-]"
 	case e.Trust == session.Verified:
-		tag = fmt.Sprintf("[green][OTRv%d verified][-]", e.Version)
+		tag = "[green]" + tview.Escape(fmt.Sprintf("[OTRv%d verified]", e.Version)) + "[-]"
 	case e.Trust == session.Assumed:
-		tag = fmt.Sprintf("[yellow][OTRv%d unverified][-]", e.Version)
+		tag = "[yellow]" + tview.Escape(fmt.Sprintf("[OTRv%d unverified]", e.Version)) + "[-]"
 	default:
-		tag = fmt.Sprintf("[white:red:b][OTRv%d UNTRUSTED][-:-:-]", e.Version)
+		tag = "[white:red:b]" + tview.Escape(fmt.Sprintf("[OTRv%d UNTRUSTED]", e.Version)) + "[-:-:-]"
 	}
 	who := "[::b]" + tview.Escape(e.Contact.Localpart()) + "[::-] (" + tview.Escape(deviceName(e.From)) + ")"
 	if e.Outgoing {
@@ -541,7 +567,7 @@ func (t *TUI) messageLine(e *session.MessageEvent) string {
 	if e.Delayed {
 		delayed = "[gray](delayed)[-] "
 	}
-	return t.stamp(e.Time) + tview.Escape(tag) + " " + who + ": " + delayed + indent(tview.Escape(e.Text))
+	return t.stamp(e.Time) + tag + " " + who + ": " + delayed + indent(tview.Escape(e.Text))
 }
 
 // indent keeps a message's later lines apart from the next message.
@@ -596,11 +622,10 @@ func (t *TUI) drawRoster() {
 		default:
 			trust = "[red::b]OTR ! UNTRUSTED[-::-]"
 		}
-		pend := ""
-		if c.Pending {
-			pend = " [gray](pending)[-]"
+		if c.Pending && c.State == session.Plaintext {
+			trust = "[gray]pending[-]"
 		}
-		fmt.Fprintf(&b, "  %d dev, %s%s\n", len(c.Devices), trust, pend)
+		fmt.Fprintf(&b, "  %d dev, %s\n", len(c.Devices), trust)
 	}
 	t.roster.SetText(b.String())
 }
@@ -616,40 +641,7 @@ func (t *TUI) drawStatus() {
 	if c.Equal(jid.JID{}) {
 		b.WriteString("[1:console]")
 	} else {
-		fmt.Fprintf(&b, "[%d:%s] ", t.cur+1, tview.Escape(c.String()))
-		ci, _ := t.b.Contact(c)
-		st := ci.State.String()
-		ver := 0
-		for _, d := range ci.Devices {
-			if d.State == ci.State && d.Version > ver {
-				ver = d.Version
-			}
-		}
-		if ver != 0 && ci.State != session.Plaintext {
-			st += fmt.Sprintf(" v%d", ver)
-		}
-		switch ci.State {
-		case session.Encrypted:
-			st = "[green]OTR " + st + " " + trustWord(ci.Trust) + "[white]"
-		case session.Plaintext:
-			st = "[red::b]" + st + "[white::-]"
-		default:
-			st = "[yellow]OTR " + st + "[white]"
-		}
-		fmt.Fprintf(&b, "%s | policy %s | enc %s | next: ", st, t.b.Policy(c).Short(), t.b.EncryptionPolicy(c))
-		to, err := t.b.Recipients(c)
-		switch {
-		case err != nil:
-			b.WriteString("?")
-		case len(to) == 0:
-			b.WriteString("bare JID")
-		default:
-			names := make([]string, len(to))
-			for i, d := range to {
-				names[i] = deviceName(d)
-			}
-			b.WriteString(tview.Escape(strings.Join(names, ", ")))
-		}
+		fmt.Fprintf(&b, "[%d:%s]", t.cur+1, tview.Escape(c.String()))
 	}
 	var act []string
 	for i, w := range t.windows {
@@ -664,6 +656,46 @@ func (t *TUI) drawStatus() {
 	if len(act) > 0 {
 		b.WriteString(" [Act: " + strings.Join(act, ",") + "]")
 	}
+	if c.Equal(jid.JID{}) {
+		t.status.SetText(b.String())
+		return
+	}
+	ci, _ := t.b.Contact(c)
+	ver := 0
+	for _, d := range ci.Devices {
+		if d.State == ci.State && d.Version > ver {
+			ver = d.Version
+		}
+	}
+	var st string
+	switch ci.State {
+	case session.Encrypted:
+		st = fmt.Sprintf("[green]OTRv%d %s[white]", ver, trustWord(ci.Trust))
+		if ci.Trust == session.Untrusted {
+			st = fmt.Sprintf("[red::b]OTRv%d UNTRUSTED[white::-]", ver)
+		}
+	case session.Plaintext:
+		st = "[red::b]PLAINTEXT[white::-]"
+	case session.Starting:
+		st = "[yellow]OTR starting[white]"
+	default:
+		st = "[red::b]OTR FINISHED[white::-]"
+	}
+	b.WriteString(" " + st + " | to ")
+	to, err := t.b.Recipients(c)
+	switch {
+	case err != nil:
+		b.WriteString("?")
+	case len(to) == 0:
+		b.WriteString("bare JID")
+	default:
+		names := make([]string, len(to))
+		for i, d := range to {
+			names[i] = deviceName(d)
+		}
+		b.WriteString(tview.Escape(strings.Join(names, ", ")))
+	}
+	fmt.Fprintf(&b, " | policy %s | %s", t.b.Policy(c).Short(), t.b.EncryptionPolicy(c))
 	t.status.SetText(b.String())
 }
 
@@ -802,9 +834,9 @@ func (t *TUI) Print(c jid.JID, k Kind, text string) {
 // Sent implements Frontend.
 func (t *TUI) Sent(c jid.JID, id, text string, to []session.Device, encrypted bool) {
 	t.do(func() {
-		tag := "[white:red:b][PLAINTEXT][-:-:-]"
+		tag := "[white:red:b]" + tview.Escape("[PLAINTEXT]") + "[-:-:-]"
 		if encrypted {
-			tag = "[green][OTR][-]"
+			tag = "[green]" + tview.Escape("[OTR]") + "[-]"
 		}
 		names := make([]string, len(to))
 		for i, d := range to {
@@ -814,7 +846,7 @@ func (t *TUI) Sent(c jid.JID, id, text string, to []session.Device, encrypted bo
 		if dest == "" {
 			dest = "bare JID"
 		}
-		s := &sentMsg{prefix: t.stamp(time.Time{}) + tview.Escape(tag) + " [::b]me[::-] → " + tview.Escape(dest) + ": " + indent(tview.Escape(text)),
+		s := &sentMsg{prefix: t.stamp(time.Time{}) + tag + " [::b]me[::-] → " + tview.Escape(dest) + ": " + indent(tview.Escape(text)),
 			status: map[uint32]session.DeliveryStatus{}}
 		if id != "" {
 			t.sent[id] = s
@@ -909,7 +941,7 @@ func (t *TUI) stop() {
 		return
 	}
 	t.quitting = true
-	t.app.Stop()
+	go t.stopApp()
 }
 
 // do runs f on the tview goroutine and redraws; it returns when f has run
@@ -917,7 +949,10 @@ func (t *TUI) stop() {
 func (t *TUI) do(f func()) {
 	ran := make(chan struct{})
 	go func() {
-		t.app.QueueUpdateDraw(f)
+		t.app.QueueUpdateDraw(func() {
+			f()
+			t.refresh()
+		})
 		close(ran)
 	}()
 	select {
