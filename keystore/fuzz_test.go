@@ -23,6 +23,7 @@ func seedRecords(t testing.TB) [][]byte {
 			{InstanceTag: 0x100, Fingerprint: randBytes(t, FingerprintSize), LastSeen: ts(8), FullJID: bob + "/a"},
 			{InstanceTag: 0x101, Fingerprint: randBytes(t, FingerprintSize)}}},
 		&conversationRecord{Contact: bob, InstanceTag: 0x200, State: []byte("state")},
+		&passwordRecord{Password: "correct horse battery staple"},
 	}
 	var out [][]byte
 	for _, r := range s {

@@ -110,6 +110,7 @@ const (
 	typeTrust         byte = 8
 	typeContact       byte = 9
 	typeConversation  byte = 10
+	typePassword      byte = 11
 )
 
 // The record structs that only exist inside the store.
@@ -255,6 +256,12 @@ func decodeRecord(b []byte) (record, error) {
 		rec = x
 	case typeConversation:
 		rec = &conversationRecord{Contact: r.jid(), InstanceTag: r.tag(), State: r.blob()}
+	case typePassword:
+		x := &passwordRecord{Password: r.str()}
+		if r.err == nil && (x.Password == "" || len(x.Password) > MaxPasswordSize) {
+			r.fail("bad password length")
+		}
+		rec = x
 	default:
 		return nil, corrupt(fmt.Sprintf("unknown record type %d", b[1]))
 	}

@@ -8,6 +8,7 @@ import (
 // checkSlot verifies that a decoded record sits where its content says it belongs:
 //
 //	accounts/<H(account)>/account                         accountRecord
+//	accounts/<H(account)>/password                        passwordRecord
 //	accounts/<H(account)>/devices/<tag>/identity          Identity with that tag
 //	accounts/<H(account)>/devices/<tag>/client-profile    ClientProfile
 //	accounts/<H(account)>/devices/<tag>/prekey-profile    PrekeyProfile
@@ -25,8 +26,12 @@ func checkSlot(k *keys, path [][]byte, key []byte, rec record) error {
 	n := len(path)
 	switch {
 	case n == 2:
-		r, isA := rec.(*accountRecord)
-		ok = isA && bytes.Equal(key, keyAccount) && bytes.Equal(path[1], k.accountName(r.JID))
+		switch r := rec.(type) {
+		case *accountRecord:
+			ok = bytes.Equal(key, keyAccount) && bytes.Equal(path[1], k.accountName(r.JID))
+		case *passwordRecord:
+			ok = bytes.Equal(key, keyPassword)
+		}
 	case n == 3 && bytes.Equal(path[2], bucketServers):
 		r, is := rec.(*PinnedServer)
 		ok = is && bytes.Equal(key, k.serverKey(r.ServerJID))
