@@ -18,10 +18,10 @@ type OTRState int
 
 // OTR states.
 const (
-	Plaintext  OTRState = iota // no OTR conversation
-	Starting                   // a DAKE is under way (online or offline)
-	Encrypted                  // messages are end-to-end encrypted
-	Finished                   // the peer ended the conversation; /end or /otr to go on
+	Plaintext OTRState = iota // no OTR conversation
+	Starting                  // a DAKE is under way (online or offline)
+	Encrypted                 // messages are end-to-end encrypted
+	Finished                  // the peer ended the conversation; /end or /otr to go on
 )
 
 func (s OTRState) String() string {
@@ -116,17 +116,17 @@ type WarningKind int
 
 // Warnings. Each is shown so that it cannot be missed.
 const (
-	WarnNewDevice          WarningKind = iota + 1 // a device we did not know appeared
-	WarnUnverifiedDevice                          // an encrypted conversation with an unverified device
-	WarnFingerprintChanged                        // a known device now shows another fingerprint
-	WarnSentPlaintext                             // a message went out unencrypted
-	WarnDeliveryFailed                            // a message did not reach one device
-	WarnUndecryptable                             // a message could not be read
-	WarnNotMostRecent                             // the policy chose a device that is not the most recently active
-	WarnUnencryptedReceived                       // a plaintext message arrived while encryption was expected
-	WarnProtocol                                  // any other protocol problem (rejected message, error message from the peer)
-	WarnPrekeyServer                              // the prekey server is unavailable, refused, or misbehaved
-	WarnTrustSync                                 // a trust decision from an own device was refused
+	WarnNewDevice           WarningKind = iota + 1 // a device we did not know appeared
+	WarnUnverifiedDevice                           // an encrypted conversation with an unverified device
+	WarnFingerprintChanged                         // a known device now shows another fingerprint
+	WarnSentPlaintext                              // a message went out unencrypted
+	WarnDeliveryFailed                             // a message did not reach one device
+	WarnUndecryptable                              // a message could not be read
+	WarnNotMostRecent                              // the policy chose a device that is not the most recently active
+	WarnUnencryptedReceived                        // a plaintext message arrived while encryption was expected
+	WarnProtocol                                   // any other protocol problem (rejected message, error message from the peer)
+	WarnPrekeyServer                               // the prekey server is unavailable, refused, or misbehaved
+	WarnTrustSync                                  // a trust decision from an own device was refused
 )
 
 func (k WarningKind) String() string {
