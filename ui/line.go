@@ -51,6 +51,9 @@ func (l *Line) run(ctx context.Context, in io.Reader) error {
 			l.write(s)
 		}
 	})
+	if l.opts.Ready != nil {
+		l.opts.Ready()
+	}
 	lines := make(chan string)
 	readErr := make(chan error, 1)
 	go func() {

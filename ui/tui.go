@@ -34,6 +34,9 @@ type Options struct {
 	EndTimeout time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Ready, when set, is called once the interface has subscribed to the
+	// backend's events: the time to start the session.
+	Ready func()
 }
 
 func (o *Options) defaults() {
@@ -216,6 +219,9 @@ func (t *TUI) Run(ctx context.Context) (err error) {
 		}
 	}()
 	t.b.Subscribe(t.enqueue)
+	if t.opts.Ready != nil {
+		t.opts.Ready()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go t.guard(func() { t.pump(ctx) })

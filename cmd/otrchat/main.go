@@ -11,11 +11,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
-const usage = `usage: otrchat <command> [flags]
+const usage = `usage: otrchat [chat] [-line] [-account JID] [flags]
+       otrchat <command> [flags]
 
 Commands:
+  chat [-line]                 the chat (the default): the full-screen interface, or with
+                               -line commands on standard input and one event a line on
+                               standard output (docs/line-mode.md). Without a configuration
+                               it first asks for the account, password, passphrase and
+                               device label, and writes them.
   keys create -account JID     create the keys of a new device of an account
   keys show [-account JID]     show the fingerprints of all own devices
   devices list [-account JID]  list own devices and contacts' known devices
@@ -46,9 +53,11 @@ func main() {
 }
 
 func run(args []string, e env) int {
-	if len(args) == 0 {
-		fmt.Fprint(e.stderr, usage)
-		return 2
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" || args[0] == "chat" {
+		if len(args) > 0 && args[0] == "chat" {
+			args = args[1:]
+		}
+		return report("chat", chat(args, e), e)
 	}
 	cmds := map[string]func([]string, env) error{
 		"keys create":       keysCreate,
@@ -72,7 +81,11 @@ func run(args []string, e env) int {
 		fmt.Fprintf(e.stderr, "otrchat: unknown command %q\n%s", name, usage)
 		return 2
 	}
-	err := cmd(args[2:], e)
+	return report(name, cmd(args[2:], e), e)
+}
+
+// report prints a command's error and returns the exit code.
+func report(name string, err error, e env) int {
 	switch {
 	case err == nil:
 		return 0
