@@ -33,8 +33,9 @@ const (
 type Frontend interface {
 	// Print shows one line in the window of contact c (zero: the console).
 	Print(c jid.JID, k Kind, text string)
-	// Sent shows a message we sent: its id, text and the devices it goes to.
-	Sent(c jid.JID, id, text string, to []session.Device, encrypted bool)
+	// Sent shows a message we sent: its id, text, the devices it goes to
+	// and how.
+	Sent(c jid.JID, id, text string, to []session.Device, how SendMode)
 	// Focus opens the conversation with c, or switches to it.
 	Focus(c jid.JID)
 	// Window switches to window n (1 is the console).
@@ -47,6 +48,27 @@ type Frontend interface {
 	Clear(c jid.JID)
 	// Quit ends the program (the caller ends OTR conversations).
 	Quit()
+}
+
+// SendMode says how a message we sent leaves.
+type SendMode int
+
+// Send modes.
+const (
+	SentPlaintext SendMode = iota // in the clear
+	SentEncrypted                 // encrypted to every device it goes to
+	SentPending                   // held until OTR is up (encryption policy "always")
+)
+
+// String is the line-mode token: no, yes, pending.
+func (m SendMode) String() string {
+	switch m {
+	case SentEncrypted:
+		return "yes"
+	case SentPending:
+		return "pending"
+	}
+	return "no"
 }
 
 // ErrUsage marks a command typed wrongly; its message says how to type it.
@@ -343,7 +365,14 @@ func (c *Core) send(ctx context.Context, contact jid.JID, text string) error {
 		to = nil
 	}
 	enc := c.encryptedTo(contact, to)
-	c.f.Sent(contact, id, text, to, enc)
+	how := SentPlaintext
+	switch {
+	case enc:
+		how = SentEncrypted
+	case c.b.EncryptionPolicy(contact) == session.EncryptAlways:
+		how = SentPending
+	}
+	c.f.Sent(contact, id, text, to, how)
 	dev := session.Device{Account: c.b.Account().Bare(), Tag: c.b.Self().Tag, Label: c.b.Self().Label}
 	_ = c.log.Write(time.Now(), contact, "out", dev, enc, session.Verified, text)
 	return nil

@@ -27,12 +27,12 @@ type rec struct {
 func (r *rec) Print(c jid.JID, k Kind, text string) {
 	r.lines = append(r.lines, fmt.Sprintf("%d %s %s", k, jidOrDash(c), text))
 }
-func (r *rec) Sent(c jid.JID, id, text string, to []session.Device, enc bool) {
+func (r *rec) Sent(c jid.JID, id, text string, to []session.Device, enc SendMode) {
 	var tags []string
 	for _, d := range to {
 		tags = append(tags, tagString(d.Tag))
 	}
-	r.lines = append(r.lines, fmt.Sprintf("sent %s %s %q %v %v", c, id, text, tags, enc))
+	r.lines = append(r.lines, fmt.Sprintf("sent %s %s %q %v %s", c, id, text, tags, enc))
 }
 func (r *rec) Focus(c jid.JID)     { r.focus = c }
 func (r *rec) Window(n int) error  { r.window = n; return nil }
@@ -50,7 +50,7 @@ func TestCommands(t *testing.T) {
 		out   string   // a substring of the output
 		err   string   // a substring of the error
 	}{
-		{cur: bob, line: "hello there", calls: []string{`Send bob@localhost "hello there"`}, out: `sent bob@localhost m1 "hello there" [1a2b3c4d] false`},
+		{cur: bob, line: "hello there", calls: []string{`Send bob@localhost "hello there"`}, out: `sent bob@localhost m1 "hello there" [1a2b3c4d] no`},
 		{cur: bob, line: "//slash text", calls: []string{`Send bob@localhost "/slash text"`}},
 		{line: "hello", err: "this is the console"},
 		{line: "/msg Bob hi  you", calls: []string{`Send bob@localhost "hi  you"`}},

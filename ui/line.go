@@ -143,13 +143,13 @@ func (l *Line) Print(c jid.JID, k Kind, text string) {
 }
 
 // Sent implements Frontend.
-func (l *Line) Sent(c jid.JID, id, text string, to []session.Device, encrypted bool) {
+func (l *Line) Sent(c jid.JID, id, text string, to []session.Device, how SendMode) {
 	tags := make([]string, len(to))
 	for i, d := range to {
 		tags[i] = tagString(d.Tag)
 	}
 	var f fields
-	f.add("sent", "contact", c.String(), "id", id, "encrypted", yesNo(encrypted), "to", strings.Join(tags, ","), "text", text)
+	f.add("sent", "contact", c.String(), "id", id, "encrypted", how.String(), "to", strings.Join(tags, ","), "text", text)
 	l.write(f.String())
 }
 

@@ -72,29 +72,53 @@ type entry struct {
 }
 
 type sentMsg struct {
-	prefix string // tagged text before the delivery marks
+	stamp  string   // tagged time
+	body   string   // tagged text after the encryption mark, before the delivery marks
+	how    SendMode // updated when a held message leaves encrypted
 	status map[uint32]session.DeliveryStatus
 	order  []uint32
 }
 
+func (s *sentMsg) prefix() string {
+	tag := "[white:red:b]" + tview.Escape("[PLAINTEXT]") + "[-:-:-]"
+	switch s.how {
+	case SentEncrypted:
+		tag = "[green]" + tview.Escape("[OTR]") + "[-]"
+	case SentPending:
+		tag = "[yellow]" + tview.Escape("[waiting for OTR]") + "[-]"
+	}
+	return s.stamp + tag + s.body
+}
+
 func (s *sentMsg) render() string {
 	if len(s.order) == 0 {
-		return s.prefix
+		return s.prefix()
 	}
-	var ok, failed int
+	var sent, delivered, failed int
 	for _, t := range s.order {
 		switch s.status[t] {
 		case session.Delivered:
-			ok++
+			delivered++
+			sent++
+		case session.Sent:
+			sent++
 		case session.Failed:
 			failed++
 		}
 	}
-	mark := fmt.Sprintf(" [gray](delivered %d/%d)[-]", ok, len(s.order))
-	if failed > 0 {
-		mark = fmt.Sprintf(" [red::b](FAILED to %d of %d devices)[-::-]", failed, len(s.order))
+	n := len(s.order)
+	var mark string
+	switch {
+	case failed > 0:
+		mark = fmt.Sprintf(" [red::b](FAILED to %d of %d devices)[-::-]", failed, n)
+	case delivered == n:
+		mark = fmt.Sprintf(" [gray](delivered %d/%d)[-]", delivered, n)
+	case sent > 0:
+		mark = fmt.Sprintf(" [gray](sent %d/%d)[-]", sent, n)
+	default:
+		mark = " [gray](queued)[-]"
 	}
-	return s.prefix + mark
+	return s.prefix() + mark
 }
 
 func (e *entry) render() string {
@@ -487,6 +511,9 @@ func (t *TUI) handle(ev session.Event) {
 				s.order = append(s.order, e.Device.Tag)
 			}
 			s.status[e.Device.Tag] = e.Status
+			if s.how == SentPending && (e.Status == session.Sent || e.Status == session.Delivered) && t.deviceEncrypted(e.Contact, e.Device.Tag) {
+				s.how = SentEncrypted
+			}
 			if i := t.windowOf(e.Contact, false); i == t.cur {
 				t.render()
 			}
@@ -574,6 +601,17 @@ func (t *TUI) messageLine(e *session.MessageEvent) string {
 		delayed = "[gray](delayed)[-] "
 	}
 	return t.stamp(e.Time) + tag + " " + who + ": " + delayed + indent(tview.Escape(e.Text))
+}
+
+// deviceEncrypted says whether the conversation with one device of c is encrypted.
+func (t *TUI) deviceEncrypted(c jid.JID, tag uint32) bool {
+	ci, _ := t.b.Contact(c)
+	for _, d := range ci.Devices {
+		if d.Tag == tag {
+			return d.State == session.Encrypted
+		}
+	}
+	return false
 }
 
 // indent keeps a message's later lines apart from the next message.
@@ -838,12 +876,8 @@ func (t *TUI) Print(c jid.JID, k Kind, text string) {
 }
 
 // Sent implements Frontend.
-func (t *TUI) Sent(c jid.JID, id, text string, to []session.Device, encrypted bool) {
+func (t *TUI) Sent(c jid.JID, id, text string, to []session.Device, how SendMode) {
 	t.do(func() {
-		tag := "[white:red:b]" + tview.Escape("[PLAINTEXT]") + "[-:-:-]"
-		if encrypted {
-			tag = "[green]" + tview.Escape("[OTR]") + "[-]"
-		}
 		names := make([]string, len(to))
 		for i, d := range to {
 			names[i] = deviceName(d)
@@ -852,8 +886,8 @@ func (t *TUI) Sent(c jid.JID, id, text string, to []session.Device, encrypted bo
 		if dest == "" {
 			dest = "bare JID"
 		}
-		s := &sentMsg{prefix: t.stamp(time.Time{}) + tag + " [::b]me[::-] → " + tview.Escape(dest) + ": " + indent(tview.Escape(text)),
-			status: map[uint32]session.DeliveryStatus{}}
+		s := &sentMsg{stamp: t.stamp(time.Time{}), body: " [::b]me[::-] → " + tview.Escape(dest) + ": " + indent(tview.Escape(text)),
+			how: how, status: map[uint32]session.DeliveryStatus{}}
 		if id != "" {
 			t.sent[id] = s
 		}
