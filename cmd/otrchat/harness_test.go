@@ -225,13 +225,14 @@ type lineProc struct {
 	mu    sync.Mutex
 	lines []string
 	next  int
-	done  chan error
+	done  chan struct{} // closed when the process has exited; err is then set
+	err   error
 	errb  *strings.Builder
 }
 
 func startLineProc(t *testing.T, bin string, env []string, args ...string) *lineProc {
 	t.Helper()
-	p := &lineProc{t: t, cmd: exec.Command(bin, args...), done: make(chan error, 1), errb: &strings.Builder{}}
+	p := &lineProc{t: t, cmd: exec.Command(bin, args...), done: make(chan struct{}), errb: &strings.Builder{}}
 	p.cmd.Env = env
 	var err error
 	if p.in, err = p.cmd.StdinPipe(); err != nil {
@@ -253,15 +254,23 @@ func startLineProc(t *testing.T, bin string, env []string, args ...string) *line
 			p.lines = append(p.lines, sc.Text())
 			p.mu.Unlock()
 		}
-		p.done <- p.cmd.Wait()
+		p.err = p.cmd.Wait()
+		close(p.done)
 	}()
 	t.Cleanup(func() {
 		p.in.Close()
 		select {
 		case <-p.done:
-		case <-time.After(15 * time.Second):
-			p.cmd.Process.Kill()
-			t.Error("otrchat --line did not stop after its input closed")
+		case <-time.After(20 * time.Second):
+			p.cmd.Process.Signal(os.Interrupt)
+			p.mu.Lock()
+			t.Errorf("otrchat %v did not stop after its input closed; its last lines:\n%s\nstderr:\n%s", args, strings.Join(p.lines[max(0, len(p.lines)-10):], "\n"), p.errb)
+			p.mu.Unlock()
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+				p.cmd.Process.Kill()
+			}
 		}
 	})
 	return p
@@ -284,6 +293,18 @@ func (p *lineProc) send(lines ...string) {
 		if _, err := io.WriteString(p.in, l+"\n"); err != nil {
 			p.t.Fatal(err)
 		}
+	}
+}
+
+// wait waits for the process to exit and returns its error.
+func (p *lineProc) wait() error {
+	p.t.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(waitLong):
+		p.t.Fatal("otrchat did not exit")
+		return nil
 	}
 }
 
