@@ -53,7 +53,7 @@ func (o *Options) defaults() {
 
 // rosterWidth is the roster's width; it is hidden on narrow terminals.
 const (
-	rosterWidth   = 28
+	rosterWidth   = 30
 	narrowColumns = 60
 	pasteNewline  = '␤' // a pasted line break, shown in the input line
 )

@@ -181,7 +181,12 @@ func (m *tmuxTerm) screen() string { return m.tmux("capture-pane", "-p") }
 // waitFor waits until the screen shows every one of wants.
 func (m *tmuxTerm) waitFor(wants ...string) string {
 	m.t.Helper()
-	deadline := time.Now().Add(waitLong)
+	return m.waitForWithin(waitLong, wants...)
+}
+
+func (m *tmuxTerm) waitForWithin(d time.Duration, wants ...string) string {
+	m.t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		s := m.screen()
 		missing := ""
