@@ -41,7 +41,8 @@ type contact struct {
 	tagless map[string]*device
 	// listed is the last device list seen (nil when none is known).
 	listed       []pep.Device
-	taggedPlain  bool // the whitespace tag was sent with a plaintext message
+	waiting      []pendingMsg // messages typed before any device was known
+	taggedPlain  bool         // the whitespace tag was sent with a plaintext message
 	warnedUnlist map[uint32]bool
 }
 
@@ -295,6 +296,20 @@ func (m *Manager) onEncrypted(c *contact, d *device) {
 		m.emit(&DeliveryEvent{Contact: c.jid, ID: id, Device: m.devRef(c, d), Status: Sent})
 	}
 	d.queued, d.pending = nil, nil
+	waiting := c.waiting
+	c.waiting = nil
+	for _, p := range waiting {
+		out, err := d.conv.Send(p.text)
+		if err != nil {
+			m.failed(c, d.tag, p.id, err)
+			continue
+		}
+		if _, err := m.sendWire(c, d, out.ToSend); err != nil {
+			m.failed(c, d.tag, p.id, err)
+			continue
+		}
+		m.emit(&DeliveryEvent{Contact: c.jid, ID: p.id, Device: m.devRef(c, d), Status: Sent})
+	}
 }
 
 // handleConvEvent turns a conversation event into session events.
@@ -333,10 +348,12 @@ func (m *Manager) handleConvEvent(c *contact, d *device, e otr4.Event) {
 	case otr4.EventSMPInProgress:
 		m.emit(&SMPEvent{Contact: c.jid, Device: ref, Kind: SMPInProgress})
 	case otr4.EventSMPSucceeded:
-		m.emit(&SMPEvent{Contact: c.jid, Device: ref, Kind: SMPSucceeded})
 		if d.fpKnown {
-			m.setTrustLocked(c, d.fp, Verified, keystore.MethodSMP, nil)
+			if err := m.setTrustLocked(c, d.fp, Verified, keystore.MethodSMP, nil); err != nil {
+				m.emit(&WarningEvent{Contact: c.jid, Device: ref, Kind: WarnProtocol, Text: "could not record the verification: " + err.Error()})
+			}
 		}
+		m.emit(&SMPEvent{Contact: c.jid, Device: ref, Kind: SMPSucceeded})
 	case otr4.EventSMPFailed:
 		m.emit(&SMPEvent{Contact: c.jid, Device: ref, Kind: SMPFailed})
 	case otr4.EventSMPAborted:

@@ -27,11 +27,11 @@ var cheapKDF = keystore.KDFParams{Time: 1, Memory: 64, Threads: 1}
 // world is a test bed with our prekey server and the devices started on
 // it.
 type world struct {
-	t   *testing.T
+	t   testing.TB
 	bed *testbed.Server
 }
 
-func newWorld(t *testing.T, users ...string) *world {
+func newWorld(t testing.TB, users ...string) *world {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test")
@@ -62,7 +62,7 @@ func newWorld(t *testing.T, users ...string) *world {
 // dev is one running device: a Manager with its key store and the events
 // it reported.
 type dev struct {
-	t     *testing.T
+	t     testing.TB
 	w     *world
 	name  string // "alice/laptop"
 	user  string
@@ -85,6 +85,16 @@ type dev struct {
 // newDev creates a key store with a fresh device of user and starts it.
 func (w *world) newDev(user, label string, mutate func(*Config)) *dev {
 	w.t.Helper()
+	tag, err := otr4.NewInstanceTag(rand.Reader)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return w.newDevTag(user, label, uint32(tag), mutate)
+}
+
+// newDevTag is newDev with a chosen instance tag.
+func (w *world) newDevTag(user, label string, tag uint32, mutate func(*Config)) *dev {
+	w.t.Helper()
 	path := filepath.Join(w.t.TempDir(), "keys.db")
 	s, err := keystore.Create(path, []byte("pass"), &keystore.Options{KDF: cheapKDF})
 	if err != nil {
@@ -92,10 +102,6 @@ func (w *world) newDev(user, label string, mutate func(*Config)) *dev {
 	}
 	account := w.bed.JID(user, "").String()
 	id, err := otr4.GenerateIdentity(rand.Reader, false)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	tag, err := otr4.NewInstanceTag(rand.Reader)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -177,6 +183,16 @@ func (d *dev) stop() {
 	}
 	d.archive = d.m.Client().ArchivePosition()
 	d.cancel = nil
+}
+
+// crash stops the device without ending its conversations, as a killed
+// process would, and starts it again.
+func (d *dev) crash() {
+	d.t.Helper()
+	d.m.mu.Lock()
+	d.m.exitWithoutEnd = true
+	d.m.mu.Unlock()
+	d.restart()
 }
 
 // restart stops and starts the device again with the same key store.
@@ -288,14 +304,14 @@ func warning(k WarningKind) func(Event) bool {
 
 func (d *dev) jid() jid.JID { return d.w.bed.JID(d.user, "") }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	t.Cleanup(cancel)
 	return ctx
 }
 
 // waitFor polls cond.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for !cond() {
@@ -379,7 +395,7 @@ func (d *dev) waitOffline(o *dev) {
 }
 
 // subscribe makes a and b see each other's presence.
-func subscribe(t *testing.T, a, b *dev) {
+func subscribe(t testing.TB, a, b *dev) {
 	t.Helper()
 	ctx := ctxT(t)
 	for _, p := range [][2]*dev{{a, b}, {b, a}} {

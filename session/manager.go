@@ -134,6 +134,10 @@ type Manager struct {
 	online    bool
 	addr      jid.JID
 
+	// exitWithoutEnd makes Run return without ending the conversations,
+	// as a crash or a lost battery would (tests).
+	exitWithoutEnd bool
+
 	evmu   sync.Mutex
 	evcond *sync.Cond
 	evq    []Event
@@ -333,7 +337,12 @@ func (m *Manager) Run(ctx context.Context) error {
 		return err
 	}
 	// A clean exit: end the conversations and let the queue drain.
-	m.endAll()
+	m.mu.Lock()
+	crash := m.exitWithoutEnd
+	m.mu.Unlock()
+	if !crash {
+		m.endAll()
+	}
 	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = m.client.Flush(fctx)
 	fcancel()

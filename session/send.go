@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 
 	"mellium.im/xmpp/jid"
 
@@ -132,6 +134,13 @@ func (m *Manager) startDevices(ctx context.Context, account jid.JID, tags []uint
 	ens, err := m.retrieve(ctx, account)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	type start struct {
+		d   *device
+		e   *otr4.PrekeyEnsemble
+		out *otr4.Message
+		err error
+	}
+	var starts []*start
 	for _, tag := range offline {
 		if err != nil {
 			errs[tag] = fmt.Errorf("offline start: %w", err)
@@ -146,13 +155,29 @@ func (m *Manager) startDevices(ctx context.Context, account jid.JID, tags []uint
 			errs[tag] = fmt.Errorf("the device is offline and the prekey server has no prekey ensemble for it")
 			continue
 		}
-		out, err := d.conv.StartOffline(e, "")
-		if err != nil {
-			errs[tag] = fmt.Errorf("offline start: %w", err)
+		starts = append(starts, &start{d: d, e: e})
+	}
+	// The offline DAKEs are independent: run them on every core. Each
+	// goroutine touches only its own conversation, and m.mu (held here)
+	// keeps everyone else away from them.
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for _, st := range starts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			st.out, st.err = st.d.conv.StartOffline(st.e, "")
+		}()
+	}
+	wg.Wait()
+	for _, st := range starts {
+		if st.err != nil {
+			errs[st.d.tag] = fmt.Errorf("offline start: %w", st.err)
 			continue
 		}
-		d.offlineStarted = true
-		m.process(c, d, out)
+		st.d.offlineStarted = true
+		m.process(c, st.d, st.out)
 	}
 	return errs
 }
@@ -309,11 +334,19 @@ func (m *Manager) Send(ctx context.Context, c jid.JID, text string) (string, err
 		return id, m.sendPlaintext(ctx, ct, id, text, enc)
 	}
 	if selErr != nil {
-		m.mu.Unlock()
-		if enc == EncryptAlways {
-			return "", fmt.Errorf("%w: %s has no OTRv4 device known (no device list, no conversation); try /otr first", ErrPlaintext, c)
+		if enc != EncryptAlways {
+			m.mu.Unlock()
+			return "", selErr
 		}
-		return "", selErr
+		// No device known: ask with a query message, and keep the
+		// message until the first conversation is up.
+		ct.waiting = append(ct.waiting, pendingMsg{id: id, text: text})
+		m.emit(&DeliveryEvent{Contact: c, ID: id, Device: Device{Account: c}, Status: Queued})
+		m.mu.Unlock()
+		if err := m.StartOTR(ctx, c); err != nil {
+			return id, err
+		}
+		return id, nil
 	}
 	if sel.NotMostRecent && pol != instancetag.Multicasting {
 		m.emit(&WarningEvent{Contact: c, Kind: WarnNotMostRecent,
