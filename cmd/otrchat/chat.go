@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -80,6 +81,9 @@ func chat(args []string, e env) error {
 		}
 	}
 	defer store.Close()
+	// The key derivation (argon2id, 64 MiB by default) is done: give its
+	// memory back to the system now rather than minutes later.
+	debug.FreeOSMemory()
 	acct, err := pickAccount(cfg, *account)
 	if err != nil {
 		return err

@@ -35,7 +35,7 @@ var (
 	buildErr  error
 )
 
-func otrchatBinary(t *testing.T) string {
+func otrchatBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "otrchat-bin-")
@@ -72,13 +72,13 @@ func goTool() string {
 // chatWorld is a test bed with alice and bob, our prekey server as its
 // component, and the CA file the clients trust.
 type chatWorld struct {
-	t   *testing.T
+	t   testing.TB
 	bed *testbed.Server
 	ca  string
 	bin string
 }
 
-func newChatWorld(t *testing.T) *chatWorld {
+func newChatWorld(t testing.TB) *chatWorld {
 	t.Helper()
 	bed := testbed.Start(t, testbed.Options{Accounts: testbed.Users("alice", "bob"),
 		Components: []testbed.Component{{Name: prekeyServerName}}})
@@ -119,13 +119,13 @@ func childEnv(home string, extra ...string) []string {
 
 // tmuxTerm is one program running in its own tmux server.
 type tmuxTerm struct {
-	t    *testing.T
+	t    testing.TB
 	sock string
 }
 
 // startTmux runs argv in a new tmux session of w×h cells; when the program
 // ends the pane says "EXITED <code>".
-func startTmux(t *testing.T, w, h int, env []string, argv ...string) *tmuxTerm {
+func startTmux(t testing.TB, w, h int, env []string, argv ...string) *tmuxTerm {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -176,6 +176,26 @@ func (m *tmuxTerm) key(keys ...string) {
 	m.tmux(append([]string{"send-keys"}, keys...)...)
 }
 
+// childPID is the process id of the program in the pane (the pane's shell
+// runs it as its child).
+func (m *tmuxTerm) childPID() int {
+	m.t.Helper()
+	sh := strings.TrimSpace(m.tmux("list-panes", "-F", "#{pane_pid}"))
+	b, err := os.ReadFile("/proc/" + sh + "/task/" + sh + "/children")
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		m.t.Fatal("the pane runs no program")
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return pid
+}
+
 func (m *tmuxTerm) screen() string { return m.tmux("capture-pane", "-p") }
 
 // waitFor waits until the screen shows every one of wants.
@@ -224,7 +244,7 @@ func (m *tmuxTerm) waitRE(re *regexp.Regexp) []string {
 
 // lineProc is otrchat in line mode, fed through a pipe.
 type lineProc struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	in    io.WriteCloser
 	mu    sync.Mutex
@@ -235,7 +255,7 @@ type lineProc struct {
 	errb  *strings.Builder
 }
 
-func startLineProc(t *testing.T, bin string, env []string, args ...string) *lineProc {
+func startLineProc(t testing.TB, bin string, env []string, args ...string) *lineProc {
 	t.Helper()
 	p := &lineProc{t: t, cmd: exec.Command(bin, args...), done: make(chan struct{}), errb: &strings.Builder{}}
 	p.cmd.Env = env
