@@ -48,8 +48,24 @@ func startTUI(t *testing.T, f *fake, w, h int) *tuiHarness {
 	return h0
 }
 
-// screen is the simulated terminal's text, one line per row.
+// screen is the simulated terminal's text, one line per row. It is read on
+// the tview goroutine, which draws it, or once that has stopped.
 func (h *tuiHarness) screen() string {
+	var s string
+	ran := make(chan struct{})
+	go func() {
+		h.tui.app.QueueUpdate(func() { s = h.read() })
+		close(ran)
+	}()
+	select {
+	case <-ran:
+		return s
+	case <-h.exited:
+		return h.read()
+	}
+}
+
+func (h *tuiHarness) read() string {
 	cells, w, ht := h.scr.GetContents()
 	var b strings.Builder
 	for y := 0; y < ht; y++ {
