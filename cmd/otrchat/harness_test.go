@@ -321,6 +321,20 @@ func (p *lineProc) send(lines ...string) {
 	}
 }
 
+// mark returns the position of the next line, for rewind: lines whose
+// order is not fixed are expected from the same mark.
+func (p *lineProc) mark() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.next
+}
+
+func (p *lineProc) rewind(m int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next = m
+}
+
 // wait waits for the process to exit and returns its error.
 func (p *lineProc) wait() error {
 	p.t.Helper()
