@@ -878,9 +878,16 @@ func (t *TUI) Print(c jid.JID, k Kind, text string) {
 // Sent implements Frontend.
 func (t *TUI) Sent(c jid.JID, id, text string, to []session.Device, how SendMode) {
 	t.do(func() {
+		// Each device with its trust: ✔ verified, ? not verified, ! untrusted.
+		ci, _ := t.b.Contact(c)
 		names := make([]string, len(to))
 		for i, d := range to {
 			names[i] = deviceName(d)
+			for _, di := range ci.Devices {
+				if di.Tag == d.Tag {
+					names[i] += " " + trustGlyph(di.Trust)
+				}
+			}
 		}
 		dest := strings.Join(names, ", ")
 		if dest == "" {

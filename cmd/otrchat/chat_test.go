@@ -65,7 +65,7 @@ func TestTwoTUIs(t *testing.T) {
 	bob.waitRE(regexp.MustCompile(`\[OTRv4 UNTRUSTED\] alice \((?:desk )?` + aliceTag + `\): hello bob, héllo 日本語`))
 	bob.typ("hi alice")
 	alice.waitFor("[OTRv4 UNTRUSTED] bob (phone " + bobTag + "): hi alice")
-	alice.waitFor("[OTR] me → phone " + bobTag + ": hello bob, héllo 日本語 (")
+	alice.waitFor("[OTR] me → phone " + bobTag + " !: hello bob, héllo 日本語 (") // ! untrusted
 
 	// Switch the instance policy: the status bar says so.
 	alice.typ("/policy recent")
@@ -94,7 +94,7 @@ func TestTwoTUIs(t *testing.T) {
 	}
 	alice.waitFor("| policy multicast |", "to "+both)
 	alice.typ("to all of you")
-	alice.waitFor("me → " + both + ": to all of you")
+	alice.waitRE(regexp.MustCompile(`me → (phone ` + bobTag + ` ✔|laptop ` + laptopTag + ` !), (phone ` + bobTag + ` ✔|laptop ` + laptopTag + ` !): to all of you`))
 	bob.waitRE(regexp.MustCompile(`alice \((?:desk )?` + aliceTag + `\): to all of you`))
 	laptop.expect(`^message contact=alice@localhost dir=in device=` + aliceTag + ` label=\S* encrypted=yes version=4 trust=untrusted .* text="to all of you"`)
 
