@@ -48,8 +48,8 @@ func readJID(b []byte) (jid.JID, []byte, error) {
 		return jid.JID{}, nil, fmt.Errorf("%w: bad JID length", errTLV)
 	}
 	j, err := jid.Parse(string(b[:n]))
-	if err != nil || j.Resourcepart() != "" || j.Localpart() == "" {
-		return jid.JID{}, nil, fmt.Errorf("%w: not a bare JID", errTLV)
+	if err != nil || j.Resourcepart() != "" || j.Localpart() == "" || j.String() != string(b[:n]) {
+		return jid.JID{}, nil, fmt.Errorf("%w: not a bare JID in canonical form", errTLV)
 	}
 	return j, b[n:], nil
 }
