@@ -341,7 +341,7 @@ func TestTUIQRCode(t *testing.T) {
 
 func TestTUIUnknownCommandAndErrors(t *testing.T) {
 	f := newFake()
-	h := startTUI(t, f, 100, 24)
+	h := startTUI(t, f, 160, 80) // tall enough for all of /help
 	h.enter("/nonsense")
 	h.waitFor("/nonsense: unknown command /nonsense; /help lists them")
 	h.enter("hi")
