@@ -31,7 +31,8 @@ func (w *chatWorld) firstRunTUI(m *tmuxTerm, user, label, passphrase string) {
 // ends OTR.
 func TestTwoTUIs(t *testing.T) {
 	w := newChatWorld(t)
-	alice := startTmux(t, 140, 40, childEnv(t.TempDir()), w.bin)
+	aliceHome := t.TempDir()
+	alice := startTmux(t, 140, 40, childEnv(aliceHome), w.bin)
 	bob := startTmux(t, 140, 40, childEnv(t.TempDir()), w.bin)
 	w.firstRunTUI(alice, "alice", "desk", "alice passphrase")
 	w.firstRunTUI(bob, "bob", "phone", "bob passphrase")
@@ -116,6 +117,19 @@ func TestTwoTUIs(t *testing.T) {
 	bob.waitRE(regexp.MustCompile(aliceTag + ` ended the OTR conversation`))
 	bob.key("C-c")
 	bob.waitFor("EXITED 0")
+
+	// The next start asks only for the key store passphrase; a wrong one is
+	// refused with a clear message.
+	again := startTmux(t, 140, 40, childEnv(aliceHome), w.bin)
+	again.waitFor("Key store passphrase:")
+	again.typ("not it")
+	again.waitFor("wrong passphrase", "EXITED 1")
+	again = startTmux(t, 140, 40, childEnv(aliceHome), w.bin)
+	again.waitFor("Key store passphrase:")
+	again.typ("alice passphrase")
+	again.waitFor("signed in as alice@localhost/desk", "Bob")
+	again.key("C-c")
+	again.waitFor("EXITED 0")
 }
 
 func waitGone(m *tmuxTerm, text string) {
