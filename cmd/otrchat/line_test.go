@@ -55,6 +55,20 @@ func TestLineModeConversation(t *testing.T) {
 	alice.rewind(m)
 	alice.expect(`^trust contact=bob@localhost fingerprint="[0-9A-F ]+" level=verified from=-$`)
 	bob.expect(`^smp contact=alice@localhost device=` + aliceTag + ` label=\S* kind=succeeded`)
+	// Manual trust decisions, the prekey server's count, the QR code,
+	// presence.
+	bob.send("/distrust alice@localhost " + aliceTag)
+	bob.expect(`^trust contact=alice@localhost fingerprint="[0-9A-F ]+" level=untrusted from=-$`)
+	bob.send("/trust alice@localhost " + aliceTag)
+	bob.expect(`^trust contact=alice@localhost fingerprint="[0-9A-F ]+" level=verified from=-$`)
+	bob.send("/prekeys")
+	bob.expect(`^info contact=alice@localhost text="prekey server prekeys.localhost stores [0-9]+ of our prekeys`)
+	bob.expect(`^ok command=prekeys$`)
+	alice.send("/qr")
+	alice.expect(`^info contact=bob@localhost text="xmpp:alice@localhost\?otr-fingerprint=[0-9a-f]{112}"$`)
+	alice.expect(`^qr [ █▀▄]{20,}$`)
+	alice.send("/presence away out for lunch")
+	alice.expect(`^ok command=presence$`)
 	alice.send("/fingerprint bob@localhost")
 	alice.expect(`^info contact=bob@localhost text="bob@localhost phone ` + bobTag + ` \(verified\):"$`)
 
