@@ -176,24 +176,37 @@ func (m *tmuxTerm) key(keys ...string) {
 	m.tmux(append([]string{"send-keys"}, keys...)...)
 }
 
-// childPID is the process id of the program in the pane (the pane's shell
-// runs it as its child).
-func (m *tmuxTerm) childPID() int {
+// programPIDs are the process ids of the program in the pane and of its
+// descendants, outermost first (the pane's shell runs the program; otrchat
+// runs its TUI in a child process).
+func (m *tmuxTerm) programPIDs() []int {
 	m.t.Helper()
-	sh := strings.TrimSpace(m.tmux("list-panes", "-F", "#{pane_pid}"))
-	b, err := os.ReadFile("/proc/" + sh + "/task/" + sh + "/children")
-	if err != nil {
-		m.t.Fatal(err)
+	var pids []int
+	cur := strings.TrimSpace(m.tmux("list-panes", "-F", "#{pane_pid}"))
+	for {
+		// A child is listed under the thread that started it.
+		tasks, _ := filepath.Glob("/proc/" + cur + "/task/*/children")
+		var f []string
+		for _, task := range tasks {
+			b, err := os.ReadFile(task)
+			if err == nil {
+				f = append(f, strings.Fields(string(b))...)
+			}
+		}
+		if len(f) == 0 {
+			break
+		}
+		pid, err := strconv.Atoi(f[0])
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		pids = append(pids, pid)
+		cur = f[0]
 	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
+	if len(pids) == 0 {
 		m.t.Fatal("the pane runs no program")
 	}
-	pid, err := strconv.Atoi(f[0])
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	return pid
+	return pids
 }
 
 func (m *tmuxTerm) screen() string { return m.tmux("capture-pane", "-p") }

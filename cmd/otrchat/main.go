@@ -54,6 +54,11 @@ func main() {
 
 func run(args []string, e env) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" || args[0] == "chat" {
+		if !wantsLineMode(args) {
+			if code, ok := supervise(args, e); ok {
+				return code
+			}
+		}
 		if len(args) > 0 && args[0] == "chat" {
 			args = args[1:]
 		}
@@ -82,6 +87,18 @@ func run(args []string, e env) int {
 		return 2
 	}
 	return report(name, cmd(args[2:], e), e)
+}
+
+// wantsLineMode says whether the chat's arguments ask for the line mode or
+// only for help.
+func wantsLineMode(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-line", "--line", "-line=true", "--line=true", "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 // report prints a command's error and returns the exit code.
