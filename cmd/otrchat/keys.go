@@ -54,7 +54,7 @@ func keysCreate(args []string, e env) error {
 		return err
 	}
 	now := time.Now()
-	cp, err := otr4.NewClientProfile(id, tag, versions(cfg), now.Add(profileLifetime))
+	cp, err := newClientProfile(s, cfg, *account, id, tag, now, e) // keys3.go: transitional in v3-compatible mode
 	if err != nil {
 		return err
 	}
@@ -138,6 +138,9 @@ func keysShow(args []string, e env) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s\n", a)
+		if err := showV3Key(s, a, e.stdout); err != nil { // keys3.go
+			return err
+		}
 		for _, d := range devs {
 			fp, err := fingerprint(d)
 			if err != nil {
