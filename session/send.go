@@ -287,6 +287,7 @@ func (m *Manager) ownOthers() []uint32 {
 	for _, in := range m.instances(oc) {
 		tags = append(tags, in.Tag)
 	}
+	tags, _ = splitV3(oc, tags) // a libotr client of our own account cannot read sent copies (v3.go)
 	if len(tags) > multicast.MaxPerAccount-1 {
 		tags = tags[:multicast.MaxPerAccount-1]
 	}

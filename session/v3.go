@@ -426,3 +426,12 @@ func (m *Manager) applyV3(c *contact, pol instancetag.Policy, tags []uint32) []u
 	}
 	return append(v4, m.v3Multicast(c, v4, v3)...)
 }
+
+// V3Fingerprint returns the account's OTRv3 fingerprint in libotr's form, "" when the
+// OTRv3-compatible mode is off.
+func (m *Manager) V3Fingerprint() string {
+	if m.v3key == nil {
+		return ""
+	}
+	return m.v3key.Fingerprint().String()
+}

@@ -387,3 +387,75 @@ func TestTrustSyncV3Format(t *testing.T) {
 		t.Fatalf("parseFingerprint: %x %v", b, err)
 	}
 }
+
+// TestV3TrustSync: a decision on an OTRv3 fingerprint (in libotr's form) made on alice's
+// laptop reaches her verified phone (trust TLV version 2) and is stored there with the
+// 20-byte fingerprint; revoking it on the phone travels back.
+func TestV3TrustSync(t *testing.T) {
+	w := newWorld(t, "alice")
+	laptop := w.newDev("alice", "laptop", v3Compatible(t, "alice"))
+	phone := w.newDev("alice", "phone", v3Compatible(t, "alice"))
+	laptop.waitListed(phone)
+	phone.waitListed(laptop)
+	ctx := ctxT(t)
+	for _, p := range [][2]*dev{{laptop, phone}, {phone, laptop}} {
+		if err := p[0].m.SetTrust(ctx, p[1].jid(), p[1].m.Self().Fingerprint, Verified); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := laptop.m.StartOTR(ctx, laptop.jid()); err != nil {
+		t.Fatal(err)
+	}
+	laptop.waitState(phone, Encrypted)
+	phone.waitState(laptop, Encrypted)
+
+	pidgin := testV3Key(t, "bob").Fingerprint()
+	carol := jid.MustParse("carol@example.org")
+	if err := laptop.m.SetTrust(ctx, carol, pidgin.String(), Verified); err != nil {
+		t.Fatal(err)
+	}
+	e := phone.waitEvent("synced OTRv3 decision", func(e Event) bool {
+		tr, ok := e.(*TrustEvent)
+		return ok && tr.FromDevice != nil && tr.Fingerprint == pidgin.String()
+	}).(*TrustEvent)
+	if e.Level != Verified || !e.Contact.Equal(carol) || e.FromDevice.Tag != laptop.tag {
+		t.Fatalf("trust event %+v", e)
+	}
+	dec, err := phone.store.Trust(phone.jid().String(), carol.String(), pidgin[:])
+	if err != nil || !dec.Trusted || len(dec.Fingerprint) != 20 {
+		t.Fatalf("phone's decision %+v, %v", dec, err)
+	}
+	if err := phone.m.SetTrust(ctx, carol, pidgin.String(), Untrusted); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "revocation on the laptop", func() bool {
+		dec, err := laptop.store.Trust(laptop.jid().String(), carol.String(), pidgin[:])
+		return err == nil && !dec.Trusted
+	})
+}
+
+// TestV3WhitespaceTag: libotr tags its first plaintext message (SEND_WHITESPACE_TAG, only
+// versions 2 and 3); alice shows the text and answers with an OTRv3 AKE.
+func TestV3WhitespaceTag(t *testing.T) {
+	w := newWorld(t, "alice", "bob")
+	alice := w.newDev("alice", "laptop", v3Compatible(t, "alice"))
+	bob := newLibotrUser(t, w, "bob", "pidgin", alice.jid())
+	if alice.m.V3Fingerprint() != testV3Key(t, "alice").Fingerprint().String() {
+		t.Fatalf("V3Fingerprint %q", alice.m.V3Fingerprint())
+	}
+	// OTRL_POLICY_ALLOW_V2 | ALLOW_V3 | SEND_WHITESPACE_TAG | WHITESPACE_START_AKE
+	bob.do("policy", "54") // 0x02 | 0x04 | 0x10 | 0x20
+	r := bob.do("send", "hi there")
+	if len(r.Wires) != 1 || !strings.HasPrefix(r.Wires[0], "hi there \t  \t\t\t\t \t \t \t  ") {
+		t.Fatalf("libotr sent %q", r.Wires)
+	}
+	alice.waitEvent("the plaintext", func(e Event) bool {
+		m, ok := e.(*MessageEvent)
+		return ok && m.Text == "hi there" && !m.Encrypted
+	})
+	waitFor(t, "encrypted after the tag", func() bool {
+		di, _ := alice.deviceInfo(bob.client.Account(), bob.peer.Tag)
+		st, _, _ := bob.state()
+		return di.State == Encrypted && di.Version == 3 && st == 1
+	})
+}
