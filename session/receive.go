@@ -115,8 +115,10 @@ func (m *Manager) handleMessage(msg *xmppconn.Message) {
 				Text: fmt.Sprintf("%s reports an OTR error: %s", from, msg.Body)})
 			return
 		}
-		out, _ := d.engine().Receive(msg.Body)
-		m.process(c, d, out)
+		if e := d.engine(); e != nil {
+			out, _ := e.Receive(msg.Body)
+			m.process(c, d, out)
+		}
 	default:
 		m.emitPlaintext(c, msg, msg.Body)
 		if m.encFor(c) == EncryptAlways || c.anyEncrypted() {

@@ -28,9 +28,27 @@ const otrv3Notice = "this conversation uses OTR version 3: no offline messages, 
 // v3dev is the OTRv3 side of a device: the conversation with one OTRv3 instance of a
 // contact and the fingerprint it showed.
 type v3dev struct {
-	conv    *otr3.Conversation
-	fp      otr3.Fingerprint
-	fpKnown bool
+	conv       *otr3.Conversation
+	fp         otr3.Fingerprint
+	fpKnown    bool
+	akeStarted time.Time // when we last sent a D-H Commit
+}
+
+// akeRunning reports whether an AKE with the instance is under way and not stalled (older
+// than Config.DAKETimeout: a D-H Commit that got no answer is sent again).
+func (m *Manager) akeRunning(v *v3dev) bool {
+	return v.conv.AuthState() != otr3.AuthNone && m.cfg.Now().Sub(v.akeStarted) < m.cfg.DAKETimeout
+}
+
+// startAKE sends a D-H Commit. Called with m.mu held.
+func (m *Manager) startAKE(c *contact, d *device) error {
+	out, err := d.v3.conv.StartAKE()
+	if err != nil {
+		return err
+	}
+	d.v3.akeStarted = m.cfg.Now()
+	m.process(c, d, out)
+	return nil
 }
 
 // engine is the method set otr4.Conversation and otr3.Conversation share.
@@ -130,7 +148,7 @@ func (m *Manager) answerOfferV3(c *contact, from jid.JID) {
 	}
 	d.route = from
 	conv := d.v3.conv
-	if conv.State() == otr4.StateEncrypted || conv.AuthState() != otr3.AuthNone {
+	if conv.State() == otr4.StateEncrypted || m.akeRunning(d.v3) {
 		return
 	}
 	if conv.State() == otr4.StateFinished {
@@ -140,11 +158,7 @@ func (m *Manager) answerOfferV3(c *contact, from jid.JID) {
 		}
 		d.v3 = v
 	}
-	out, err := d.v3.conv.StartAKE()
-	if err != nil {
-		return
-	}
-	m.process(c, d, out)
+	_ = m.startAKE(c, d)
 }
 
 // receiveV3 feeds an OTRv3 encoded message or fragment to the conversation with its sender
@@ -251,7 +265,7 @@ func (m *Manager) onEncryptedV3(c *contact, d *device) {
 
 // restartV3 starts a new OTRv3 AKE with a device whose session is gone.
 func (m *Manager) restartV3(c *contact, d *device) {
-	if d.v3.conv.AuthState() != otr3.AuthNone {
+	if m.akeRunning(d.v3) {
 		return
 	}
 	v, err := m.newConv3()
@@ -259,16 +273,14 @@ func (m *Manager) restartV3(c *contact, d *device) {
 		return
 	}
 	d.v3, d.state = v, Plaintext
-	if out, err := v.conv.StartAKE(); err == nil {
-		m.process(c, d, out)
-	}
+	_ = m.startAKE(c, d)
 }
 
 // startV3 makes sure the conversation with an OTRv3 device is encrypted or on its way (an
 // AKE, online only). Called with m.mu held.
 func (m *Manager) startV3(c *contact, d *device) error {
 	switch {
-	case d.v3.conv.State() == otr4.StateEncrypted, d.v3.conv.AuthState() != otr3.AuthNone:
+	case d.v3.conv.State() == otr4.StateEncrypted, m.akeRunning(d.v3):
 		return nil
 	case d.v3.conv.State() == otr4.StateFinished:
 		v, err := m.newConv3()
@@ -277,12 +289,7 @@ func (m *Manager) startV3(c *contact, d *device) error {
 		}
 		d.v3, d.state = v, Plaintext
 	}
-	out, err := d.v3.conv.StartAKE()
-	if err != nil {
-		return err
-	}
-	m.process(c, d, out)
-	return nil
+	return m.startAKE(c, d)
 }
 
 // splitV3 takes the OTRv3 devices out of a selection of c's devices.
