@@ -3,7 +3,7 @@ package multicast
 import (
 	"crypto/rand"
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,10 +98,15 @@ func recipients(ps []*pair) []Recipient {
 	return rs
 }
 
+var accountJIDs = map[string]jid.JID{
+	"alice@example.org": jid.MustParse("alice@example.org"),
+	"bob@example.org":   jid.MustParse("bob@example.org"),
+}
+
 // stanzas builds the stanza of each wire string, as xmppconn writes it.
 func stanzas(r Recipient, wire []string) error {
 	for i, w := range wire {
-		if _, err := xmppconn.MarshalChat(fmt.Sprintf("id%d", i), jid.MustParse(r.Account), w,
+		if _, err := xmppconn.MarshalChat("id"+strconv.Itoa(i), accountJIDs[r.Account], w,
 			xmppconn.SendOptions{OTR: true, ToDevice: r.Tag}); err != nil {
 			return err
 		}

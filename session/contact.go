@@ -103,7 +103,7 @@ func (m *Manager) newConv(c *contact) (*otr4.Conversation, error) {
 	if m.encFor(c) != EncryptAlways {
 		mode = otr4.ModeCompatible
 	}
-	if !m.cfg.Offline && mode == otr4.ModeStandalone {
+	if (!m.cfg.Offline || m.cfg.Contacts[c.key].InteractiveOnly) && mode == otr4.ModeStandalone {
 		mode = otr4.ModeInteractiveOnly
 	}
 	cfg := otr4.Config{
@@ -347,6 +347,12 @@ func (m *Manager) handleConvEvent(c *contact, d *device, e otr4.Event) {
 			m.restartDAKE(c, d)
 		}
 	case otr4.EventUnreadable:
+		if e.IgnoreUnreadable {
+			// A heartbeat or the end of an old session: nothing the user
+			// wrote was lost.
+			m.log.Debug("session: ignorable unreadable message", "device", describe(ref), "err", e.Err)
+			return
+		}
 		m.emit(&WarningEvent{Contact: c.jid, Device: ref, Kind: WarnUndecryptable,
 			Text: fmt.Sprintf("one message from %s could not be read: %v", describe(ref), e.Err)})
 		if d.engine().State() != otr4.StateEncrypted {
@@ -357,6 +363,9 @@ func (m *Manager) handleConvEvent(c *contact, d *device, e otr4.Event) {
 	case otr4.EventRejected:
 		m.emit(&WarningEvent{Contact: c.jid, Device: ref, Kind: WarnProtocol,
 			Text: fmt.Sprintf("ignored an invalid OTR message from %s: %v", describe(ref), e.Err)})
+	case otr4.EventDAKETimedOut:
+		m.emit(&WarningEvent{Contact: c.jid, Device: ref, Kind: WarnProtocol,
+			Text: "the OTR key exchange with " + describe(ref) + " did not finish in time and was abandoned"})
 	case otr4.EventPeerEnded:
 		m.emit(&WarningEvent{Contact: c.jid, Device: ref, Kind: WarnProtocol,
 			Text: describe(ref) + " ended its OTR conversation; /end, then /otr to start again"})

@@ -80,6 +80,7 @@ type dev struct {
 	done    chan struct{}
 	mutate  func(*Config)
 	archive string
+	started bool
 }
 
 // newDev creates a key store with a fresh device of user and starts it.
@@ -123,12 +124,13 @@ func (d *dev) config() Config {
 		Offline: true, ErrorStartAKE: true, PrekeyServer: jid.MustParse(prekeyServerName),
 		PrekeyTarget: 20, PrekeyThreshold: 5, RequestTimeout: 10 * time.Second, DAKETimeout: 3 * time.Second,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
-		ArchiveAfter: d.archive,
 	}
 	if os.Getenv("OTRCHAT_SESSION_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("dev", d.name)
 	}
-	if d.archive == "" {
+	if !d.started {
+		// First start: catch up on the last minute. Later starts use the
+		// archive position the Manager keeps in the key store.
 		cfg.ArchiveSince = time.Now().Add(-time.Minute)
 	}
 	if d.mutate != nil {
@@ -145,6 +147,7 @@ func (d *dev) start() {
 		d.t.Fatal(err)
 	}
 	d.m = m
+	d.started = true
 	m.Subscribe(func(e Event) {
 		d.mu.Lock()
 		d.events = append(d.events, e)

@@ -29,6 +29,9 @@ import (
 type ContactSettings struct {
 	Policy     instancetag.Policy
 	Encryption EncryptionPolicy
+	// InteractiveOnly forbids offline conversations with the contact (the
+	// interactive-only mode).
+	InteractiveOnly bool
 }
 
 // Config configures a Manager: one device of one account.
@@ -134,15 +137,16 @@ type Manager struct {
 	pk      *prekeyclient.Client
 	log     *slog.Logger
 
-	mu        sync.Mutex
-	contacts  map[string]*contact
-	policy    instancetag.Policy
-	enc       EncryptionPolicy
-	trustMode TrustMode
-	nextID    uint64
-	stanzas   map[string]stanzaRef // xmppconn stanza id -> message
-	online    bool
-	addr      jid.JID
+	mu           sync.Mutex
+	contacts     map[string]*contact
+	policy       instancetag.Policy
+	enc          EncryptionPolicy
+	trustMode    TrustMode
+	nextID       uint64
+	stanzas      map[string]stanzaRef // xmppconn stanza id -> message
+	online       bool
+	addr         jid.JID
+	savedArchive string
 
 	// exitWithoutEnd makes Run return without ending the conversations,
 	// as a crash or a lost battery would (tests).
@@ -229,6 +233,15 @@ func New(cfg Config) (*Manager, error) {
 		m.label = cfg.Resource
 	}
 	m.evcond = sync.NewCond(&m.evmu)
+	if cfg.ArchiveAfter == "" && cfg.ArchiveSince.IsZero() {
+		cfg.ArchiveAfter = m.loadArchivePosition()
+		if cfg.ArchiveAfter == "" {
+			// A new device reads what arrived for it in the last day
+			// (messages stored for it while it announced itself).
+			cfg.ArchiveSince = cfg.Now().Add(-24 * time.Hour)
+		}
+		m.cfg = cfg
+	}
 	m.dev = &storeDevice{s: cfg.Store, account: account.String(), tag: m.tag, id: id,
 		versions: "4", validity: 30 * 24 * time.Hour, rand: cfg.Rand}
 	if err := m.setupV3(); err != nil {
@@ -347,6 +360,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	case err := <-done:
 		stop()
 		wg.Wait()
+		m.saveArchivePosition()
 		return err
 	}
 	// A clean exit: end the conversations and let the queue drain.
@@ -362,7 +376,40 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.pep.Stop()
 	stop()
 	wg.Wait()
-	return <-done
+	err := <-done
+	m.saveArchivePosition()
+	return err
+}
+
+// The device's archive position is kept in the key store, in the
+// conversation-state slot of the device with itself (a conversation that
+// never exists), so that the next run catches up on exactly what arrived
+// in between.
+const archiveStatePrefix = "archive-position:"
+
+func (m *Manager) loadArchivePosition() string {
+	b, err := m.cfg.Store.ConversationState(m.account.String(), m.tag, m.account.String(), m.tag)
+	if err != nil || !strings.HasPrefix(string(b), archiveStatePrefix) {
+		return ""
+	}
+	return strings.TrimPrefix(string(b), archiveStatePrefix)
+}
+
+func (m *Manager) saveArchivePosition() {
+	pos := m.client.ArchivePosition()
+	if pos == "" {
+		return
+	}
+	m.mu.Lock()
+	same := pos == m.savedArchive
+	m.savedArchive = pos
+	m.mu.Unlock()
+	if same {
+		return
+	}
+	if err := m.cfg.Store.PutConversationState(m.account.String(), m.tag, m.account.String(), m.tag, []byte(archiveStatePrefix+pos)); err != nil {
+		m.log.Warn("session: could not save the archive position", "err", err)
+	}
 }
 
 // endAll ends every encrypted conversation, as a clean exit should.
@@ -404,7 +451,7 @@ func (m *Manager) ticker(ctx context.Context) {
 					m.process(c, d, out)
 				}
 				if d.conv.State() == otr4.StateWaitingAuthR && !d.dakeStarted.IsZero() &&
-					now.Sub(d.dakeStarted) > m.cfg.DAKETimeout && m.pk != nil {
+					now.Sub(d.dakeStarted) > m.cfg.DAKETimeout && m.pk != nil && !m.cfg.Contacts[c.key].InteractiveOnly {
 					if _, online := m.onlineJID(c, d.tag); !online {
 						stalled[c.key] = append(stalled[c.key], d.tag)
 					}
@@ -412,6 +459,7 @@ func (m *Manager) ticker(ctx context.Context) {
 			}
 		}
 		m.mu.Unlock()
+		m.saveArchivePosition()
 		for account, tags := range stalled {
 			m.fallbackOffline(ctx, jid.MustParse(account), tags)
 		}

@@ -130,7 +130,7 @@ func (m *Manager) startDevices(ctx context.Context, account jid.JID, tags []uint
 			m.process(c, d, out)
 			continue
 		}
-		if m.pk == nil {
+		if m.pk == nil || m.cfg.Contacts[c.key].InteractiveOnly {
 			errs[tag] = fmt.Errorf("the device is offline and offline conversations are disabled (interactive-only mode)")
 			continue
 		}

@@ -3,15 +3,16 @@
 // exchange and the Socialist Millionaires' Protocol. Secrets live in Nats and
 // byte slices; only public results are turned into math/big values.
 //
-// This file is the engine's only importer of filippo.io/bigmod, so moving to
-// another copy of bigmod changes one import line.
+// This file is the engine's only importer of otr4/internal/bigmod (otrchat's
+// copy of filippo.io/bigmod v0.1.0), so moving to another copy of bigmod
+// changes one import line.
 package ctmod
 
 import (
 	"math/big"
 	"sync"
 
-	"filippo.io/bigmod"
+	"github.com/otrchat/otrchat/otr4/internal/bigmod"
 )
 
 // Nat is a residue modulo a Modulus.
