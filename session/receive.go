@@ -192,7 +192,7 @@ func (m *Manager) answerOffer(c *contact, from jid.JID) {
 		}
 	} else {
 		d = c.tagless[from.String()]
-		if d == nil {
+		if d == nil || d.v3 != nil { // an OTRv3 AKE begun there is replaced by OTRv4
 			conv, err := m.newConv(c)
 			if err != nil {
 				return
