@@ -101,6 +101,14 @@ func TestOTR3Trust(t *testing.T) {
 	all, err := s.TrustDecisions(alice)
 	must(t, err)
 	eq(t, "decisions", len(all), 2)
+	// Decisions on OTRv4 fingerprints keep their record type and layout (stores written
+	// before stay readable without a migration); OTRv3 ones have their own type.
+	if b := encodeRecord(&TrustDecision{Contact: bob, Fingerprint: fp4, Method: MethodManual}); b[1] != typeTrust || len(b) != 2+4+len(bob)+FingerprintSize+1+1+12 {
+		t.Fatalf("OTRv4 trust record: type %d, %d bytes", b[1], len(b))
+	}
+	if b := encodeRecord(&TrustDecision{Contact: bob, Fingerprint: fp3, Method: MethodManual}); b[1] != typeTrustOTR3 {
+		t.Fatalf("OTRv3 trust record: type %d", b[1])
+	}
 	// A 20-byte prefix of the OTRv4 fingerprint is another fingerprint.
 	if _, err := s.Trust(alice, bob, fp4[:OTR3FingerprintSize]); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("prefix: %v", err)

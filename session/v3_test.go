@@ -230,6 +230,20 @@ func TestV3LibotrOverXMPP(t *testing.T) {
 		return ok && s.Kind == SMPSucceeded && s.Device.Tag == tag
 	})
 	bob.waitOther("smp success")
+	// libotr asks; a wrong answer fails on both sides (libotr expects SMP message 4).
+	bob.do("smp", "felix")
+	alice.waitEvent("SMP request from libotr", func(e Event) bool {
+		s, ok := e.(*SMPEvent)
+		return ok && s.Kind == SMPAsked && s.Device.Tag == tag
+	})
+	if err := alice.m.AnswerSMP(ctx, bob.client.Account(), 0, "garfield"); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitEvent("SMP failure", func(e Event) bool {
+		s, ok := e.(*SMPEvent)
+		return ok && s.Kind == SMPFailed && s.Device.Tag == tag
+	})
+	bob.waitOther("smp failure")
 	waitFor(t, "bob's libotr verified", func() bool {
 		di, _ := alice.deviceInfo(bob.client.Account(), tag)
 		return di.Trust == Verified
@@ -270,10 +284,12 @@ func TestV3LibotrOverXMPP(t *testing.T) {
 
 // TestV3AliceQueries: alice (compatible mode, encryption "always") writes to a contact with
 // no device list; her message waits, her query message offers 4 and 3, libotr answers in v3
-// and the message goes out when the AKE is done.
+// and the message goes out when the AKE is done. Long messages travel in OTRv3 fragments
+// both ways.
 func TestV3AliceQueries(t *testing.T) {
 	w := newWorld(t, "alice", "bob")
-	alice := w.newDev("alice", "laptop", v3Compatible(t, "alice"))
+	v3 := v3Compatible(t, "alice")
+	alice := w.newDev("alice", "laptop", func(c *Config) { v3(c); c.FragmentSize = 400 })
 	bob := newLibotrUser(t, w, "bob", "pidgin", alice.jid())
 	ctx := ctxT(t)
 	if _, err := alice.m.Send(ctx, bob.client.Account(), "waited for the AKE"); err != nil {
@@ -283,6 +299,18 @@ func TestV3AliceQueries(t *testing.T) {
 	di, ok := alice.deviceInfo(bob.client.Account(), bob.peer.Tag)
 	if !ok || di.Version != 3 || di.State != Encrypted {
 		t.Fatalf("alice shows %+v", di)
+	}
+	long := strings.Repeat("a long line, fragmented. ", 80)
+	if _, err := alice.m.Send(ctx, bob.client.Account(), long); err != nil {
+		t.Fatal(err)
+	}
+	bob.waitText(long)
+	bob.do("maxsize", "300")
+	if r := bob.do("send", long+"(back)"); len(r.Wires) < 3 || !strings.HasPrefix(r.Wires[1], "?OTR|") {
+		t.Fatalf("libotr did not fragment: %d wire strings", len(r.Wires))
+	}
+	if m := alice.waitEvent("libotr's fragmented message", encryptedText(long+"(back)")).(*MessageEvent); m.Version != 3 {
+		t.Fatalf("version %d", m.Version)
 	}
 	// Plaintext that libotr sends now is reported as unencrypted.
 	if _, err := bob.client.SendChat(ctx, alice.jid(), "not through OTR", xmppconn.SendOptions{}); err != nil {
