@@ -280,6 +280,13 @@ func TestV3LibotrOverXMPP(t *testing.T) {
 		t.Fatal(err)
 	}
 	bob.waitText("again")
+	// A manual decision on the fingerprint as libotr prints it: revoked.
+	if err := alice.m.SetTrust(ctx, bob.client.Account(), bob.peer.FP, Untrusted); err != nil {
+		t.Fatal(err)
+	}
+	if di, _ := alice.deviceInfo(bob.client.Account(), tag); di.Trust != Untrusted {
+		t.Fatalf("after revoking: %+v", di)
+	}
 }
 
 // TestV3AliceQueries: alice (compatible mode, encryption "always") writes to a contact with
