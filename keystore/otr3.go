@@ -280,3 +280,47 @@ func trustType(fp []byte) byte {
 	}
 	return typeTrust
 }
+
+// OTR3Contacts lists the contacts of account with known OTRv3 instances, sorted.
+func (s *Store) OTR3Contacts(account string) ([]string, error) {
+	var out []string
+	err := s.view(func(t txn) error {
+		n, err := t.sub(account, bucketOTR3Contacts, false)
+		if err != nil {
+			return notFoundIsEmpty(err)
+		}
+		return n.b.ForEach(func(k, _ []byte) error {
+			r, err := get[*otr3ContactRecord](t, n, k)
+			if err == nil {
+				out = append(out, r.Contact)
+			}
+			return err
+		})
+	})
+	slices.Sort(out)
+	return out, err
+}
+
+// ForgetOTR3ContactDevice removes one known OTRv3 instance of a contact.
+func (s *Store) ForgetOTR3ContactDevice(account, contact string, tag uint32) error {
+	return s.update(func(t txn) error {
+		n, err := t.sub(account, bucketOTR3Contacts, false)
+		if err != nil {
+			return err
+		}
+		key := s.k.contactKey(contact)
+		r, err := get[*otr3ContactRecord](t, n, key)
+		if err != nil {
+			return fmt.Errorf("%w: OTRv3 devices of %s", err, contact)
+		}
+		i := slices.IndexFunc(r.Devices, func(d KnownDevice) bool { return d.InstanceTag == tag })
+		if i < 0 {
+			return fmt.Errorf("%w: OTRv3 device %#08x of %s", ErrNotFound, tag, contact)
+		}
+		r.Devices = slices.Delete(r.Devices, i, i+1)
+		if len(r.Devices) == 0 {
+			return n.b.Delete(key)
+		}
+		return t.put(n, key, r)
+	})
+}

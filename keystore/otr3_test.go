@@ -133,6 +133,17 @@ func TestOTR3Devices(t *testing.T) {
 	if _, err := s.ContactDevices(alice, bob); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("OTRv4 known devices: %v", err)
 	}
+	if cs, err := s.OTR3Contacts(alice); err != nil || len(cs) != 1 || cs[0] != bob {
+		t.Fatalf("OTR3Contacts %v %v", cs, err)
+	}
+	must(t, s.ForgetOTR3ContactDevice(alice, bob, 0x200))
+	if err := s.ForgetOTR3ContactDevice(alice, bob, 0x200); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("forgetting twice: %v", err)
+	}
+	must(t, s.ForgetOTR3ContactDevice(alice, bob, 0x300))
+	if cs, err := s.OTR3Contacts(alice); err != nil || len(cs) != 0 {
+		t.Fatalf("after forgetting every device: %v %v", cs, err)
+	}
 }
 
 // TestOTR3RecordsCannotMove: an OTRv3 key record placed in a trust slot (with a valid seal

@@ -199,3 +199,45 @@ func newClientProfile(s *keystore.Store, cfg *config.Config, account string, id 
 	defer k.Wipe()
 	return otr4.NewTransitionalClientProfile(id, k, tag, versions(cfg), now.Add(profileLifetime), rand.Reader)
 }
+
+// listV3Devices prints the contacts' known OTRv3 instances for devices list, with the
+// fingerprint as libotr shows it.
+func listV3Devices(s *keystore.Store, account string, w io.Writer) error {
+	contacts, err := s.OTR3Contacts(account)
+	if err != nil {
+		return err
+	}
+	for _, ct := range contacts {
+		kd, err := s.OTR3ContactDevices(account, ct)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  %s (OTRv3):\n", ct)
+		for _, d := range kd {
+			trust := "unverified"
+			if td, err := s.Trust(account, ct, d.Fingerprint); err == nil {
+				trust = "untrusted"
+				if td.Trusted {
+					trust = "trusted"
+				}
+				trust += fmt.Sprintf(" (%v, %s)", td.Method, td.Time.Format(time.DateOnly))
+			} else if !errors.Is(err, keystore.ErrNotFound) {
+				return err
+			}
+			fmt.Fprintf(w, "    %08x  %s  %s, last seen %s %s\n", d.InstanceTag, fpString(d.Fingerprint), trust,
+				d.LastSeen.Format(time.DateTime), d.FullJID)
+		}
+	}
+	return nil
+}
+
+// forgetContactDevice forgets a contact's device, OTRv4 or (failing that) OTRv3.
+func forgetContactDevice(s *keystore.Store, account, contact string, tag uint32) error {
+	err := s.ForgetContactDevice(account, contact, tag)
+	if errors.Is(err, keystore.ErrNotFound) {
+		if err3 := s.ForgetOTR3ContactDevice(account, contact, tag); err3 == nil || !errors.Is(err3, keystore.ErrNotFound) {
+			return err3
+		}
+	}
+	return err
+}

@@ -73,6 +73,28 @@ func TestImportLibotr(t *testing.T) {
 	if !strings.Contains(out, bobKey.Fingerprint().String()) {
 		t.Fatalf("import with -name printed %q", out)
 	}
+	// A contact's OTRv3 instance, as the session layer records it, in devices list and
+	// devices forget, with the fingerprint as libotr shows it.
+	st, err := keystore.Open(filepath.Join(h.home, ".local/share/otrchat/keys.db"), []byte("pw"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bfp := bobKey.Fingerprint()
+	if err := st.SeeOTR3Device("alice@example.org", "bob@example.net", keystore.KnownDevice{InstanceTag: 0x4343, Fingerprint: bfp[:], FullJID: "bob@example.net/pidgin"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetTrust("alice@example.org", keystore.TrustDecision{Contact: "bob@example.net", Fingerprint: bfp[:], Trusted: true, Method: keystore.MethodSMP}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	list := h.ok(with("devices", "list")...)
+	if !strings.Contains(list, "bob@example.net (OTRv3):\n    00004343  "+bfp.String()+"  trusted (SMP") {
+		t.Fatalf("devices list:\n%s", list)
+	}
+	h.ok(with("devices", "forget", "-account", "alice@example.org", "-contact", "bob@example.net", "-instance", "4343")...)
+	if list := h.ok(with("devices", "list")...); strings.Contains(list, "OTRv3):") {
+		t.Fatalf("after forget:\n%s", list)
+	}
 	bad := h.write("bad.private_key", "(privkeys (account (name \"x\")))", 0o600)
 	h.fail(1, "malformed libotr private key file", with("keys", "import-libotr", "-account", "x@example.org", "-file", bad)...)
 	h.fail(2, "-account and -file are required", with("keys", "import-libotr", "-file", bad)...)
