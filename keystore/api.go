@@ -526,7 +526,7 @@ func (s *Store) SetTrust(account string, d TrustDecision) error {
 	if err := checkBareJID(d.Contact); err != nil {
 		return err
 	}
-	if err := checkLen("fingerprint", d.Fingerprint, FingerprintSize); err != nil {
+	if err := checkFingerprint(d.Fingerprint); err != nil { // 56 bytes (OTRv4) or 20 (OTRv3)
 		return err
 	}
 	if d.Method != MethodSMP && d.Method != MethodManual {

@@ -143,7 +143,7 @@ func (*PrekeyProfile) recordType() byte      { return typePrekeyProfile }
 func (*PrekeySecret) recordType() byte       { return typePrekeySecret }
 func (*usedPrekeyRecord) recordType() byte   { return typeUsedPrekey }
 func (*PinnedServer) recordType() byte       { return typePinnedServer }
-func (*TrustDecision) recordType() byte      { return typeTrust }
+func (d *TrustDecision) recordType() byte    { return trustType(d.Fingerprint) }
 func (*contactRecord) recordType() byte      { return typeContact }
 func (*conversationRecord) recordType() byte { return typeConversation }
 
@@ -263,7 +263,9 @@ func decodeRecord(b []byte) (record, error) {
 		}
 		rec = x
 	default:
-		return nil, corrupt(fmt.Sprintf("unknown record type %d", b[1]))
+		if rec = decodeOTR3Record(b[1], r); rec == nil { // otr3.go
+			return nil, corrupt(fmt.Sprintf("unknown record type %d", b[1]))
+		}
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("trailing bytes")

@@ -22,6 +22,12 @@ import (
 // H is the keyed name hash of seal.go. The AEAD's additional data already stops records from
 // being moved; this check catches a store written with inconsistent names.
 func checkSlot(k *keys, path [][]byte, key []byte, rec record) error {
+	if ok, mine := checkSlotOTR3(k, path, key, rec); mine { // otr3.go
+		if !ok {
+			return corrupt("record does not belong in its slot")
+		}
+		return nil
+	}
 	ok := false
 	n := len(path)
 	switch {

@@ -65,7 +65,7 @@ func createDevice(s *keystore.Store, cfg *config.Config, account string, keepFor
 		return 0, otr4.Fingerprint{}, err
 	}
 	now := time.Now()
-	cp, err := otr4.NewClientProfile(id, tag, versions(cfg), now.Add(profileLifetime))
+	cp, err := newClientProfile(s, cfg, *account, id, tag, now, e) // keys3.go: transitional in v3-compatible mode
 	if err != nil {
 		return 0, otr4.Fingerprint{}, err
 	}
@@ -148,6 +148,9 @@ func keysShow(args []string, e env) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s\n", a)
+		if err := showV3Key(s, a, e.stdout); err != nil { // keys3.go
+			return err
+		}
 		for _, d := range devs {
 			fp, err := fingerprint(d)
 			if err != nil {

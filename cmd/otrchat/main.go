@@ -25,6 +25,9 @@ Commands:
                                device label, and writes them.
   keys create -account JID     create the keys of a new device of an account
   keys show [-account JID]     show the fingerprints of all own devices
+  keys import-libotr -account JID -file FILE [-name NAME] [-replace]
+                               import the account's OTRv3 key from a libotr key file
+                               (Pidgin: ~/.purple/otr.private_key)
   devices list [-account JID]  list own devices and contacts' known devices
   devices forget -account JID -instance TAG [-contact JID] [-yes]
                                forget an own device (with -yes) or a contact's device
@@ -72,6 +75,7 @@ func run(args []string, e env) int {
 		"passphrase change": passphraseChange,
 		"config check":      configCheck,
 	}
+	cmds["keys import-libotr"] = keysImportLibotr // keys3.go
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(e.stdout, usage)
 		return 0
