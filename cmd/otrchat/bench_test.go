@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,7 +42,7 @@ func BenchmarkStartupToRoster(b *testing.B) {
 				b.Fatal(err)
 			}
 			cfg, _ := config.Defaults(func(string) string { return "/nonexistent" })
-			if _, _, err := createDevice(s, cfg, "alice@localhost", false); err != nil {
+			if _, _, err := createDevice(s, cfg, "alice@localhost", false, env{stdin: os.Stdin, stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}); err != nil {
 				b.Fatal(err)
 			}
 			s.Close()

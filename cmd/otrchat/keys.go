@@ -44,7 +44,7 @@ func keysCreate(args []string, e env) error {
 	if len(devs) > 0 && !*newDevice {
 		return fmt.Errorf("%s already has %d device(s); use -new-device to add another", *account, len(devs))
 	}
-	tag, fp, err := createDevice(s, cfg, *account, *keepForging)
+	tag, fp, err := createDevice(s, cfg, *account, *keepForging, e)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func keysCreate(args []string, e env) error {
 
 // createDevice makes a new device of account in s: its long-term and
 // forging keys, instance tag, client and prekey profiles.
-func createDevice(s *keystore.Store, cfg *config.Config, account string, keepForging bool) (uint32, otr4.Fingerprint, error) {
+func createDevice(s *keystore.Store, cfg *config.Config, account string, keepForging bool, e env) (uint32, otr4.Fingerprint, error) {
 	id, err := otr4.GenerateIdentity(rand.Reader, keepForging)
 	if err != nil {
 		return 0, otr4.Fingerprint{}, err
@@ -65,7 +65,7 @@ func createDevice(s *keystore.Store, cfg *config.Config, account string, keepFor
 		return 0, otr4.Fingerprint{}, err
 	}
 	now := time.Now()
-	cp, err := newClientProfile(s, cfg, *account, id, tag, now, e) // keys3.go: transitional in v3-compatible mode
+	cp, err := newClientProfile(s, cfg, account, id, tag, now, e) // keys3.go: transitional in v3-compatible mode
 	if err != nil {
 		return 0, otr4.Fingerprint{}, err
 	}

@@ -228,7 +228,7 @@ func firstRun(c *common, e env, p *prompter, path string) (*config.Config, *keys
 	}
 	account := a.account.Bare().String()
 	if devs, err := s.Devices(account); err != nil && !errors.Is(err, keystore.ErrNotFound) || len(devs) == 0 {
-		tag, fp, err := createDevice(s, cfg, account, false)
+		tag, fp, err := createDevice(s, cfg, account, false, e)
 		if err != nil {
 			s.Close()
 			return nil, nil, "", err
