@@ -67,6 +67,8 @@ type window struct {
 	entries []*entry
 	unread  int
 	alert   bool
+	back    bool // scrolled back: new lines do not move the view
+	offset  int  // the first line shown when back
 }
 
 type entry struct {
@@ -470,11 +472,10 @@ func (t *TUI) render() {
 		}
 		b.WriteString(e.render())
 	}
-	_, _, _, h := t.view.GetInnerRect()
-	row, _ := t.view.GetScrollOffset()
-	atEnd := row+h >= t.view.GetWrappedLineCount()
 	t.view.SetText(b.String())
-	if atEnd {
+	if w.back {
+		t.view.ScrollTo(w.offset, 0)
+	} else {
 		t.view.ScrollToEnd()
 	}
 	title := " 1: console "
@@ -493,8 +494,23 @@ func (t *TUI) switchTo(i int) {
 	t.windows[i].unread = 0
 	t.windows[i].alert = false
 	t.render()
-	t.view.ScrollToEnd()
 	t.refresh()
+}
+
+// scroll moves the current window's view a page back (dir < 0) or
+// forward; back at the end it follows new lines again.
+func (t *TUI) scroll(dir int) {
+	w := t.windows[t.cur]
+	_, _, _, h := t.view.GetInnerRect()
+	page := max(1, h-1)
+	end := max(0, t.view.GetWrappedLineCount()-h)
+	off := end
+	if w.back {
+		off = w.offset
+	}
+	off = min(max(0, off+dir*page), end)
+	w.back, w.offset = off < end, off
+	t.render()
 }
 
 func (t *TUI) current() jid.JID { return t.windows[t.cur].contact }
@@ -850,8 +866,11 @@ func (t *TUI) onKey(ev *tcell.EventKey) *tcell.EventKey {
 	case tcell.KeyCtrlP:
 		t.cycle(-1)
 		return nil
-	case tcell.KeyPgUp, tcell.KeyPgDn:
-		t.view.InputHandler()(tcell.NewEventKey(ev.Key(), 0, tcell.ModNone), func(tview.Primitive) {})
+	case tcell.KeyPgUp:
+		t.scroll(-1)
+		return nil
+	case tcell.KeyPgDn:
+		t.scroll(1)
 		return nil
 	case tcell.KeyEscape:
 		if len(t.alertTxt) > 0 {

@@ -349,3 +349,39 @@ func TestTUIUnknownCommandAndErrors(t *testing.T) {
 	h.enter("/help")
 	h.waitFor("/smp", "/trustmode")
 }
+
+func TestTUIScrollbackAndAltArrows(t *testing.T) {
+	f := newFake()
+	h := startTUI(t, f, 100, 24)
+	h.enter("/win bob")
+	h.waitFor(" 2: bob@localhost ")
+	for i := range 60 {
+		f.emit(&session.MessageEvent{Contact: bob, From: bobPhone, Text: fmt.Sprintf("line-%02d", i), Encrypted: true, Version: 4, Trust: session.Verified})
+	}
+	h.waitFor("line-59")
+	if strings.Contains(h.screen(), "line-30") {
+		t.Fatal("the whole history fits; the test needs more lines")
+	}
+	h.key(tcell.KeyPgUp) // a page back: about lines 21 to 40
+	h.waitFor("line-30")
+	h.waitGone("line-59")
+	h.key(tcell.KeyPgUp)
+	h.waitFor("line-05")
+	h.key(tcell.KeyPgUp) // the top stays the top
+	h.waitFor("line-00")
+	// New messages do not pull a reader who scrolled back down.
+	f.emit(&session.MessageEvent{Contact: bob, From: bobPhone, Text: "line-60", Encrypted: true, Version: 4, Trust: session.Verified})
+	time.Sleep(100 * time.Millisecond)
+	if strings.Contains(h.screen(), "line-60") {
+		t.Fatalf("a new message scrolled the reader away:\n%s", h.screen())
+	}
+	for range 5 {
+		h.key(tcell.KeyPgDn)
+	}
+	h.waitFor("line-60")
+	// Alt-← and Alt-→ switch windows.
+	h.scr.InjectKey(tcell.KeyLeft, 0, tcell.ModAlt)
+	h.waitFor(" 1: console ")
+	h.scr.InjectKey(tcell.KeyRight, 0, tcell.ModAlt)
+	h.waitFor(" 2: bob@localhost ", "line-60")
+}
