@@ -78,7 +78,7 @@ func TestSalvage(t *testing.T) {
 		{"valid", `<devices xmlns='urn:xmpp:otr:1'><device id='00001000' label='a'/></devices>`, List{{Tag: 0x1000, Label: "a"}}},
 		{"duplicate", `<devices xmlns='urn:xmpp:otr:1'><device id='00001000' label='a'/><device id='00002000'/><device id='00001000' label='b'/></devices>`,
 			List{{Tag: 0x1000, Label: "a"}, {Tag: 0x2000}}},
-		{"bad entries", `<devices xmlns='urn:xmpp:otr:1'>junk<device id='xyz'/><device/><device id='000000ff'/><x/><device id='00001000' extra='1' label=''/><device id='00002000' label='`+strings.Repeat("x", MaxForeignLabel+1)+`'><child/></device></devices>`,
+		{"bad entries", `<devices xmlns='urn:xmpp:otr:1'>junk<device id='xyz'/><device/><device id='000000ff'/><x/><device id='00001000' extra='1' label=''/><device id='00002000' label='` + strings.Repeat("x", MaxForeignLabel+1) + `'><child/></device></devices>`,
 			List{{Tag: 0x1000}, {Tag: 0x2000}}},
 		{"broken XML", `<devices xmlns='urn:xmpp:otr:1'><device id='00001000'/><device id='00002000'/><device id=`, List{{Tag: 0x1000}, {Tag: 0x2000}}},
 		{"wrong root", `<list xmlns='urn:xmpp:otr:1'><device id='00001000'/></list>`, List{}},
