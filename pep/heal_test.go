@@ -1,0 +1,307 @@
+package pep_test
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/mux"
+	"mellium.im/xmpp/pubsub"
+	"mellium.im/xmpp/stanza"
+
+	"github.com/otrchat/otrchat/internal/testbed"
+	"github.com/otrchat/otrchat/pep"
+)
+
+// plainClient logs user in as a second, plain XMPP client (no otrchat code:
+// it writes raw pubsub IQs), as a user's other client or a buggy one would.
+func plainClient(t *testing.T, srv *testbed.Server, user string) *xmpp.Session {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	sess, err := srv.Dial(ctx, user, "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = sess.Serve(mux.New(stanza.NSClient))
+	}()
+	t.Cleanup(func() {
+		go func() { _ = sess.Close() }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			_ = sess.Conn().Close()
+			<-done
+		}
+	})
+	return sess
+}
+
+// rawIQ sends an IQ set with payload (XML text) and returns the error the
+// server answers, if any.
+func rawIQ(ctx context.Context, sess *xmpp.Session, payload string) error {
+	resp, err := sess.SendIQElement(ctx, xmlReader(payload), stanza.IQ{Type: stanza.SetIQ})
+	if err != nil {
+		return err
+	}
+	defer resp.Close()
+	tok, err := resp.Token()
+	if err != nil {
+		return err
+	}
+	start, ok := tok.(xml.StartElement)
+	if !ok {
+		return fmt.Errorf("unexpected %T", tok)
+	}
+	_, err = stanza.UnmarshalIQError(resp, start)
+	return err
+}
+
+const (
+	nsOwner = "http://jabber.org/protocol/pubsub#owner"
+	nsPub   = "http://jabber.org/protocol/pubsub"
+)
+
+func publishRaw(ctx context.Context, sess *xmpp.Session, id, payload string) error {
+	return rawIQ(ctx, sess, "<pubsub xmlns='"+nsPub+"'><publish node='"+pep.Node+"'><item id='"+id+"'>"+payload+"</item></publish></pubsub>")
+}
+
+// readCurrent reads the item "current" of the account's list as a plain
+// client, re-encodes it and parses it strictly.
+func readCurrent(ctx context.Context, sess *xmpp.Session) (pep.List, error) {
+	it := pubsub.Fetch(ctx, sess, pubsub.Query{Node: pep.Node, Item: pep.ItemID})
+	defer it.Close()
+	var enc strings.Builder
+	found := false
+	for it.Next() {
+		id, r := it.Item()
+		if id != pep.ItemID || r == nil {
+			continue
+		}
+		found = true
+		e := xml.NewEncoder(&enc)
+		for {
+			tok, err := r.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if s, ok := tok.(xml.StartElement); ok {
+				var attrs []xml.Attr
+				for _, a := range s.Attr {
+					if a.Name.Local != "xmlns" && a.Name.Space != "xmlns" {
+						attrs = append(attrs, a)
+					}
+				}
+				s.Attr = attrs
+				tok = s
+			}
+			if err := e.EncodeToken(tok); err != nil {
+				return nil, err
+			}
+		}
+		if err := e.Flush(); err != nil {
+			return nil, err
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errors.New("no item current")
+	}
+	return pep.ParseList([]byte(enc.String()))
+}
+
+// listedWith waits until the account's current item is a valid list that
+// holds every device in want (and, when exact, nothing else).
+func listedWith(t *testing.T, sess *xmpp.Session, what string, exact bool, want ...pep.Device) pep.List {
+	t.Helper()
+	var got pep.List
+	waitUntil(t, 10*time.Second, what, func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		l, err := readCurrent(ctx, sess)
+		if err != nil {
+			return false, err.Error()
+		}
+		got = l
+		if exact && len(l) != len(want) {
+			return false, fmt.Sprint(l)
+		}
+		for _, d := range want {
+			if i := indexOf(l, d.Tag); i < 0 || l[i] != d {
+				return false, fmt.Sprint(l)
+			}
+		}
+		return true, ""
+	})
+	return got
+}
+
+func indexOf(l pep.List, tag uint32) int {
+	for i, d := range l {
+		if d.Tag == tag {
+			return i
+		}
+	}
+	return -1
+}
+
+func seedList(devs ...pep.Device) string {
+	var b strings.Builder
+	b.WriteString("<devices xmlns='urn:xmpp:otr:1'>")
+	for _, d := range devs {
+		if d.Label != "" {
+			fmt.Fprintf(&b, "<device id='%s' label='%s'/>", pep.FormatID(d.Tag), d.Label)
+		} else {
+			fmt.Fprintf(&b, "<device id='%s'/>", pep.FormatID(d.Tag))
+		}
+	}
+	b.WriteString("</devices>")
+	return b.String()
+}
+
+// TestSeedFormList: lists written by a plain XMPP client in XEP-0364's form
+// (Example 1, with the draft's publish-options) are read and used: our
+// device joins its account's list keeping the other clients' entries, and a
+// stranger (no presence subscription) reads another account's list.
+func TestSeedFormList(t *testing.T) {
+	srv := testbed.Start(t, testbed.Options{Kind: testbed.KindFromEnv(), Accounts: testbed.Users("alice", "bob"), StartTimeout: 40 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	beagle := pep.Device{Tag: 0xc45b041c, Label: "Beagle Client"}
+	other := pep.Device{Tag: 0xc1bb7b7a}
+	chat := pep.Device{Tag: 0x7c91e4ce, Label: "ChatSecure Client"}
+	for _, user := range []string{"alice", "bob"} {
+		plain := plainClient(t, srv, user)
+		ex1 := `<pubsub xmlns='http://jabber.org/protocol/pubsub'>
+    <publish node='urn:xmpp:otr:1:devices'>
+      <item id='current'>
+        <devices xmlns='urn:xmpp:otr:1'>
+          <device id='c45b041c' label='Beagle Client'/>
+          <device id='c1bb7b7a' />
+          <device id='7c91e4ce' label='ChatSecure Client' />
+        </devices>
+      </item>
+    </publish>
+    <publish-options>
+      <x xmlns='jabber:x:data' type='submit'>
+        <field var='FORM_TYPE' type='hidden'>
+          <value>http://jabber.org/protocol/pubsub#publish-options</value>
+        </field>
+        <field var='pubsub#access_model'>
+          <value>open</value>
+        </field>
+      </x>
+    </publish-options>
+  </pubsub>`
+		if err := rawIQ(ctx, plain, ex1); err != nil {
+			t.Fatalf("%s: publishing Example 1: %v", user, err)
+		}
+	}
+	// bob's device, a stranger to alice, reads her list as published.
+	b1 := startDev(t, srv, "bob", "b1", tagOf(2, 1))
+	alice := srv.JID("alice", "")
+	l, err := b1.m.Fetch(ctx, alice)
+	if err != nil || len(l) != 3 || l[0] != beagle || l[1] != other || l[2] != chat {
+		t.Fatalf("bob read alice's seed-form list as %v, %v", l, err)
+	}
+	devs, ok, err := b1.m.Devices(alice)
+	if !ok || err != nil || len(devs) != 3 || devs[0].Device != beagle || devs[0].Online {
+		t.Fatalf("Devices(alice) = %v, %v, %v", devs, ok, err)
+	}
+	// bob's own list: b1 joined it, keeping the three entries.
+	plainBob := plainClient(t, srv, "bob")
+	listedWith(t, plainBob, "b1 added to bob's seed-form list", true, beagle, other, chat, b1.m.Self())
+}
+
+// TestListHeals: each way a user's other client (or a buggy one) can damage
+// the list ends, within seconds, with the device listed again in a valid
+// list that keeps the valid entries.
+func TestListHeals(t *testing.T) {
+	cases := []struct {
+		name string
+		// damage is done by a plain client of the account once the device
+		// is listed (next to a foreign entry "kept"); want is what the
+		// repaired list must hold besides the device itself.
+		damage func(ctx context.Context, plain *xmpp.Session, self pep.Device) error
+		want   []pep.Device
+		exact  bool
+	}{
+		{"node deleted", func(ctx context.Context, plain *xmpp.Session, _ pep.Device) error {
+			return rawIQ(ctx, plain, "<pubsub xmlns='"+nsOwner+"'><delete node='"+pep.Node+"'/></pubsub>")
+		}, nil, true},
+		{"node purged", func(ctx context.Context, plain *xmpp.Session, _ pep.Device) error {
+			return rawIQ(ctx, plain, "<pubsub xmlns='"+nsOwner+"'><purge node='"+pep.Node+"'/></pubsub>")
+		}, nil, true},
+		{"current evicted by another item", func(ctx context.Context, plain *xmpp.Session, _ pep.Device) error {
+			err := rawIQ(ctx, plain, "<pubsub xmlns='"+nsOwner+"'><configure node='"+pep.Node+"'><x xmlns='jabber:x:data' type='submit'>"+
+				"<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field>"+
+				"<field var='pubsub#max_items'><value>1</value></field></x></configure></pubsub>")
+			if err != nil {
+				return fmt.Errorf("max_items=1: %w", err)
+			}
+			return publishRaw(ctx, plain, "other", "<note xmlns='urn:example:note'>hello</note>")
+		}, []pep.Device{kept}, true},
+		{"malformed list", func(ctx context.Context, plain *xmpp.Session, self pep.Device) error {
+			return publishRaw(ctx, plain, pep.ItemID, "<devices xmlns='urn:xmpp:otr:1'><device id='0000beef' label='kept'/>stray text<device id='not-hex!'/><device/><device id='"+
+				pep.FormatID(0xabc)+"' label='also kept'><child/></device></devices>")
+		}, []pep.Device{kept, {Tag: 0xabc, Label: "also kept"}}, true},
+		{"twenty devices", func(ctx context.Context, plain *xmpp.Session, self pep.Device) error {
+			devs := make([]pep.Device, 20)
+			for i := range devs {
+				devs[i] = pep.Device{Tag: uint32(0x5000 + i)}
+			}
+			return publishRaw(ctx, plain, pep.ItemID, seedList(devs...))
+		}, []pep.Device{{Tag: 0x5000}, {Tag: 0x5001}, {Tag: 0x5002}, {Tag: 0x5003}, {Tag: 0x5004}, {Tag: 0x5005}, {Tag: 0x5006}}, true},
+		{"a tag twice", func(ctx context.Context, plain *xmpp.Session, self pep.Device) error {
+			return publishRaw(ctx, plain, pep.ItemID, seedList(kept, pep.Device{Tag: self.Tag, Label: "stale"}, self, pep.Device{Tag: kept.Tag, Label: "again"}))
+		}, []pep.Device{kept}, true},
+	}
+	users := make([]string, len(cases))
+	for i := range cases {
+		users[i] = fmt.Sprintf("user%d", i)
+	}
+	srv := testbed.Start(t, testbed.Options{Kind: testbed.KindFromEnv(), Accounts: testbed.Users(users...), StartTimeout: 40 * time.Second})
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			plain := plainClient(t, srv, users[i])
+			d := startDev(t, srv, users[i], "d", tagOf(1, 1))
+			listedWith(t, plain, "device listed", true, d.m.Self())
+			// A foreign entry next to ours, which the device learns of.
+			if err := publishRaw(ctx, plain, pep.ItemID, seedList(kept, d.m.Self())); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, 10*time.Second, "device sees the foreign entry", func() (bool, string) {
+				devs, _, err := d.m.Devices(srv.JID(users[i], ""))
+				return len(devs) == 2, fmt.Sprint(devs, err)
+			})
+			before := d.m.Stats()
+			if err := tc.damage(ctx, plain, d.m.Self()); err != nil {
+				t.Fatalf("damaging the list: %v", err)
+			}
+			got := listedWith(t, plain, "list repaired", tc.exact, append(tc.want, d.m.Self())...)
+			after := d.m.Stats()
+			t.Logf("repaired list %v; repairs %d", got, after.Repairs-before.Repairs)
+			if after.Repairs == before.Repairs {
+				t.Errorf("no repair counted")
+			}
+		})
+	}
+}
+
+var kept = pep.Device{Tag: 0xbeef, Label: "kept"}
