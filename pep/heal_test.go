@@ -305,3 +305,106 @@ func TestListHeals(t *testing.T) {
 }
 
 var kept = pep.Device{Tag: 0xbeef, Label: "kept"}
+
+// TestTwoDevicesRepairAtOnce: two devices of one account see the same
+// damage at once and both repair; the list converges to one valid list with
+// both (and the valid entries, online devices first), and the publications
+// stop.
+func TestTwoDevicesRepairAtOnce(t *testing.T) {
+	srv := testbed.Start(t, testbed.Options{Kind: testbed.KindFromEnv(), Accounts: testbed.Users("alice"), StartTimeout: 40 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	plain := plainClient(t, srv, "alice")
+	a1 := startDev(t, srv, "alice", "a1", tagOf(1, 1))
+	a2 := startDev(t, srv, "alice", "a2", tagOf(1, 2))
+	listedWith(t, plain, "both listed", true, a1.m.Self(), a2.m.Self())
+
+	settled := func(what string) {
+		t.Helper()
+		// No publication for 2 s: the devices agree.
+		waitUntil(t, 15*time.Second, what+": publications stop", func() (bool, string) {
+			n := a1.m.Stats().Publications + a2.m.Stats().Publications
+			time.Sleep(2 * time.Second)
+			m := a1.m.Stats().Publications + a2.m.Stats().Publications
+			return n == m, fmt.Sprintf("%d -> %d publications", n, m)
+		})
+	}
+	for _, damage := range []struct {
+		name, iq string
+		want     []pep.Device
+	}{
+		{"20 devices without either", func() string {
+			devs := make([]pep.Device, 20)
+			for i := range devs {
+				devs[i] = pep.Device{Tag: uint32(0x5000 + i)}
+			}
+			return "<pubsub xmlns='" + nsPub + "'><publish node='" + pep.Node + "'><item id='current'>" + seedList(devs...) + "</item></publish></pubsub>"
+		}(), []pep.Device{{Tag: 0x5000}, {Tag: 0x5001}, {Tag: 0x5002}, {Tag: 0x5003}, {Tag: 0x5004}, {Tag: 0x5005}}},
+		{"node deleted", "<pubsub xmlns='" + nsOwner + "'><delete node='" + pep.Node + "'/></pubsub>", nil},
+		{"a tag twice", "<pubsub xmlns='" + nsPub + "'><publish node='" + pep.Node + "'><item id='current'>" +
+			seedList(a1.m.Self(), kept, a2.m.Self(), a1.m.Self()) + "</item></publish></pubsub>", []pep.Device{kept}},
+	} {
+		before := a1.m.Stats().Repairs + a2.m.Stats().Repairs
+		if err := rawIQ(ctx, plain, damage.iq); err != nil {
+			t.Fatalf("%s: %v", damage.name, err)
+		}
+		listedWith(t, plain, damage.name+": repaired with both", true, append(damage.want, a1.m.Self(), a2.m.Self())...)
+		settled(damage.name)
+		l, err := readCurrent(ctx, plain)
+		if err != nil || len(l) != len(damage.want)+2 {
+			t.Fatalf("%s: list moved after settling: %v, %v", damage.name, l, err)
+		}
+		t.Logf("%s: %d repairs by the two devices; list %v", damage.name, a1.m.Stats().Repairs+a2.m.Stats().Repairs-before, l)
+	}
+}
+
+// TestDisagreeingDevicesAreRateLimited: two running copies of one device
+// (same instance tag, different labels: a key store copied to a second
+// machine) never agree; each keeps putting its own label back. The rate
+// limit bounds how often they publish.
+func TestDisagreeingDevicesAreRateLimited(t *testing.T) {
+	srv := testbed.Start(t, testbed.Options{Kind: testbed.KindFromEnv(), Accounts: testbed.Users("alice"), StartTimeout: 40 * time.Second})
+	opts := pep.Options{RepairBurst: 3, RepairInterval: 2 * time.Second}
+	x := startDevOpts(t, srv, "alice", "copy-x", tagOf(1, 1), opts)
+	y := startDevOpts(t, srv, "alice", "copy-y", tagOf(1, 1), opts)
+	start := time.Now()
+	waitUntil(t, 20*time.Second, "both throttled", func() (bool, string) {
+		sx, sy := x.m.Stats(), y.m.Stats()
+		return sx.Throttled > 0 && sy.Throttled > 0, fmt.Sprintf("%+v %+v", sx, sy)
+	})
+	time.Sleep(3 * time.Second)
+	elapsed := time.Since(start)
+	// At most the burst, plus one per interval, per device.
+	bound := uint64(opts.RepairBurst) + uint64(elapsed/opts.RepairInterval) + 1
+	for _, d := range []*dev{x, y} {
+		st := d.m.Stats()
+		t.Logf("%s after %v: %+v (bound %d)", d.name, elapsed.Round(time.Millisecond), st, bound)
+		if st.Repairs > bound {
+			t.Errorf("%s made %d repairs in %v, more than %d", d.name, st.Repairs, elapsed, bound)
+		}
+	}
+}
+
+// TestRemoveMendsDuplicates: Remove reads a list with a tag twice (and
+// other damage) leniently and publishes a valid list without the removed
+// device, even when the Manager does not repair on its own (stopped).
+func TestRemoveMendsDuplicates(t *testing.T) {
+	srv := testbed.Start(t, testbed.Options{Kind: testbed.KindFromEnv(), Accounts: testbed.Users("alice"), StartTimeout: 40 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	plain := plainClient(t, srv, "alice")
+	a1 := startDev(t, srv, "alice", "a1", tagOf(1, 1))
+	listedWith(t, plain, "a1 listed", true, a1.m.Self())
+	a1.m.Stop() // no repairs on its own from here
+	stale := pep.Device{Tag: 0x5a1e, Label: "stale"}
+	if err := publishRaw(ctx, plain, pep.ItemID, seedList(kept, stale, a1.m.Self(), kept, stale)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a1.m.Fetch(ctx, srv.JID("alice", "")); !errors.Is(err, pep.ErrMalformed) {
+		t.Fatalf("list with a tag twice read as %v", err)
+	}
+	if err := a1.m.Remove(ctx, stale.Tag); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	listedWith(t, plain, "mended without the stale device", true, kept, a1.m.Self())
+}

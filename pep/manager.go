@@ -118,7 +118,8 @@ type Manager struct {
 	refill  time.Time // when tokens was last brought up to date
 	stats   Stats
 
-	ensureMu sync.Mutex // one read-modify-publish of the own list at a time
+	ensureMu   sync.Mutex // one read-modify-publish of the own list at a time
+	subscribed string     // full JID explicitly subscribed to the own node ("" if not)
 }
 
 // New attaches a Manager to a client; call it before c.Run. self.Tag must be
@@ -231,6 +232,9 @@ func (m *Manager) handle(e xmppconn.Event) {
 	switch e := e.(type) {
 	case *xmppconn.StateEvent:
 		if e.State == xmppconn.StateOnline {
+			m.mu.Lock()
+			m.subscribed = ""
+			m.mu.Unlock()
 			m.background(0)
 		}
 	case *xmppconn.PresenceEvent:
@@ -264,6 +268,9 @@ func (m *Manager) handleNotification(e *xmppconn.PEPEvent) {
 		// The list is gone; our own devices put themselves back.
 		m.mu.Lock()
 		m.storeLocked(account, List{}, nil)
+		if own && e.Deleted {
+			m.subscribed = "" // a deleted node takes its subscriptions along
+		}
 		m.mu.Unlock()
 		m.log.Info("pep: device list node emptied", "account", account.String(), "deleted", e.Deleted, "purged", e.Purged)
 		m.notify(account)
@@ -556,22 +563,69 @@ func (m *Manager) ensure(ctx context.Context) (bool, error) {
 		m.mu.Unlock()
 		return false, err
 	}
+	published := false
 	if valid && slices.Equal(want, current) {
 		m.mu.Lock()
 		m.storeLocked(m.c.Account(), current, nil)
 		m.mu.Unlock()
-		return false, nil
+	} else {
+		if err := m.Publish(ctx, want); err != nil {
+			return false, err
+		}
+		published = true
 	}
-	if err := m.Publish(ctx, want); err != nil {
-		return false, err
+	m.subscribeOwn(ctx)
+	return published, nil
+}
+
+// subscribeOwn subscribes this device (its full JID) explicitly to its own
+// account's node, once per connection and again after the node was
+// deleted. The "+notify" feature already brings item notifications, but
+// some servers (ejabberd 23.01) tell only explicit subscribers that a node
+// was deleted or purged. A failure is logged: notifications of items still
+// arrive, and every reconnection reads the list again.
+func (m *Manager) subscribeOwn(ctx context.Context) {
+	me := m.c.LocalAddr()
+	m.mu.Lock()
+	done := m.subscribed == me.String()
+	m.mu.Unlock()
+	if done || me.Resourcepart() == "" {
+		return
 	}
-	return true, nil
+	sess, err := m.c.Session()
+	if err == nil {
+		// Ask for delete and purge notifications too (ejabberd's
+		// pubsub#notify_delete is off by default).
+		if cerr := configure(ctx, sess, m.opts.AccessModel, true); cerr != nil {
+			m.log.Info("pep: configuring notifications of the own device list failed", "err", cerr)
+		}
+		var p subscribeIQ
+		p.Subscribe.Node, p.Subscribe.JID = Node, me.String()
+		err = sendIQ(ctx, sess, p, "subscribing")
+	}
+	if err != nil {
+		m.log.Info("pep: subscribing to the own device list failed", "err", err)
+		return
+	}
+	m.mu.Lock()
+	m.subscribed = me.String()
+	m.mu.Unlock()
+}
+
+type subscribeIQ struct {
+	XMLName   xml.Name `xml:"http://jabber.org/protocol/pubsub pubsub"`
+	Subscribe struct {
+		Node string `xml:"node,attr"`
+		JID  string `xml:"jid,attr"`
+	} `xml:"subscribe"`
 }
 
 // withSelf returns base with this device in it (with its label). When base
-// is a valid list of MaxDevices others it fails with ErrListFull; a longer
+// is a valid list of MaxDevices others it fails with ErrListFull. A longer
 // list (from a damaged one) is cut to MaxDevices, keeping this device, then
-// the account's online devices, then the first ones, in their order.
+// the account's devices online now (added if the damaged list lacked them,
+// so that two devices repairing at once make the same room for each other),
+// then the first ones, in their order.
 func (m *Manager) withSelf(base List, valid bool) (List, error) {
 	l := slices.Clone(base)
 	if i := l.index(m.self.Tag); i >= 0 {
@@ -586,9 +640,20 @@ func (m *Manager) withSelf(base List, valid bool) (List, error) {
 		return l, nil
 	}
 	keep := map[uint32]bool{m.self.Tag: true}
+	m.mu.Lock()
+	good := slices.Clone(m.ownGood)
+	m.mu.Unlock()
 	for _, p := range m.c.Presences(m.c.Account()) {
-		if len(keep) < MaxDevices && p.Tag != 0 && l.Contains(p.Tag) {
-			keep[p.Tag] = true
+		if len(keep) == MaxDevices || p.Tag < xmppconn.MinInstanceTag || keep[p.Tag] {
+			continue
+		}
+		keep[p.Tag] = true
+		if !l.Contains(p.Tag) {
+			d := Device{Tag: p.Tag}
+			if i := good.index(p.Tag); i >= 0 {
+				d.Label = good[i].Label
+			}
+			l = append(l, d)
 		}
 	}
 	for _, d := range l {
@@ -787,7 +852,7 @@ func (m *Manager) Publish(ctx context.Context, list List) error {
 	var se stanza.Error
 	if errors.As(err, &se) && se.Condition == stanza.Conflict {
 		m.log.Info("pep: device list node has another configuration; setting access model", "access", m.opts.AccessModel)
-		if err = configure(ctx, sess, m.opts.AccessModel); err == nil {
+		if err = configure(ctx, sess, m.opts.AccessModel, false); err == nil {
 			m.mu.Lock()
 			m.stats.Reconfigured++
 			m.mu.Unlock()
@@ -824,14 +889,20 @@ func publish(ctx context.Context, sess *xmpp.Session, list List, access string) 
 	return sendIQ(ctx, sess, p, "publishing")
 }
 
-// configure sets the node's access model (XEP-0060 §8.2.4).
-func configure(ctx context.Context, sess *xmpp.Session, access string) error {
+// configure sets the node's access model (XEP-0060 §8.2.4) and, with
+// notify, asks for notifications of deletion and retraction (purge).
+func configure(ctx context.Context, sess *xmpp.Session, access string, notify bool) error {
 	var c configureIQ
 	c.Configure.Node = Node
 	c.Configure.X.Type = "submit"
 	c.Configure.X.Fields = []formField{
 		{Var: "FORM_TYPE", Type: "hidden", Value: "http://jabber.org/protocol/pubsub#node_config"},
 		{Var: "pubsub#access_model", Value: access},
+	}
+	if notify {
+		c.Configure.X.Fields = append(c.Configure.X.Fields,
+			formField{Var: "pubsub#notify_delete", Value: "true"},
+			formField{Var: "pubsub#notify_retract", Value: "true"})
 	}
 	return sendIQ(ctx, sess, c, "configuring")
 }
