@@ -107,7 +107,8 @@ type Manager struct {
 	gen      map[string]uint64 // bumped whenever a list is stored
 	watchers []func(account jid.JID)
 	stopped  bool
-	pending  bool // a re-announcement is scheduled
+	running  bool // a repair goroutine runs (waiting or working)
+	again    bool // a repair was asked for while it ran
 
 	announceErr error // result of the last announcement made in the background
 	wg          sync.WaitGroup
@@ -426,60 +427,80 @@ func (m *Manager) refresh(account jid.JID, want uint32) {
 }
 
 // background makes sure, after delay, that the own list is valid and holds
-// this device (ensure), once at a time, with bounded retries and within the
+// this device (ensure). One goroutine at most does this: a request made
+// while it runs makes it check once more afterwards (after a random delay).
+// Each check retries failures a bounded number of times and waits for the
 // repair rate limit.
 func (m *Manager) background(delay time.Duration) {
 	m.mu.Lock()
-	if m.stopped || m.pending {
-		m.mu.Unlock()
+	defer m.mu.Unlock()
+	if m.stopped {
 		return
 	}
-	m.pending = true
+	if m.running {
+		m.again = true
+		return
+	}
+	m.running = true
 	m.wg.Add(1)
-	m.mu.Unlock()
-	go func() {
-		defer m.wg.Done()
+	go m.repairLoop(delay)
+}
+
+func (m *Manager) repairLoop(delay time.Duration) {
+	defer m.wg.Done()
+	for {
 		ok := m.pause(delay)
 		m.mu.Lock()
-		m.pending = false
+		m.again = false
 		m.mu.Unlock()
-		if !ok {
+		if ok {
+			m.repairOnce()
+		}
+		m.mu.Lock()
+		if !ok || !m.again || m.stopped {
+			m.running = false
+			m.mu.Unlock()
 			return
 		}
-		// Retry transient failures (a server may refuse the first publication
-		// right after login: ejabberd answers item-not-found at times).
-		wait := 250 * time.Millisecond
-		for attempt := 1; ; attempt++ {
-			if w := m.tokenWait(); w > 0 {
-				m.mu.Lock()
-				m.stats.Throttled++
-				m.mu.Unlock()
-				m.log.Warn("pep: repairing the device list too often; waiting", "wait", w)
-				if !m.pause(w) {
-					return
-				}
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), m.opts.RequestTimeout)
-			published, err := m.ensure(ctx)
-			cancel()
+		m.mu.Unlock()
+		delay = m.jitter()
+	}
+}
+
+func (m *Manager) repairOnce() {
+	// Retry transient failures (a server may refuse the first publication
+	// right after login: ejabberd answers item-not-found at times).
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		if w := m.tokenWait(); w > 0 {
 			m.mu.Lock()
-			m.announceErr = err
-			if published {
-				m.stats.Repairs++
-				m.tokens--
-			}
+			m.stats.Throttled++
 			m.mu.Unlock()
-			if err == nil {
+			m.log.Warn("pep: repairing the device list too often; waiting", "wait", w)
+			if !m.pause(w) {
 				return
 			}
-			final := errors.Is(err, ErrListFull) || errors.Is(err, xmppconn.ErrNotConnected) || attempt == announceAttempts
-			m.log.Warn("pep: announcing failed", "err", err, "attempt", attempt, "final", final)
-			if final || !m.pause(wait) {
-				return
-			}
-			wait *= 2
 		}
-	}()
+		ctx, cancel := context.WithTimeout(context.Background(), m.opts.RequestTimeout)
+		published, err := m.ensure(ctx)
+		cancel()
+		m.mu.Lock()
+		m.announceErr = err
+		if published {
+			m.stats.Repairs++
+			m.tokens--
+		}
+		m.mu.Unlock()
+		if err == nil {
+			return
+		}
+		final := errors.Is(err, ErrListFull) || errors.Is(err, xmppconn.ErrNotConnected) || attempt == announceAttempts
+		m.log.Warn("pep: announcing failed", "err", err, "attempt", attempt, "final", final)
+		if final || !m.pause(wait) {
+			return
+		}
+		wait *= 2
+	}
 }
 
 // ownItems is what the own node holds.
