@@ -286,9 +286,11 @@ func TestListHeals(t *testing.T) {
 			if err := publishRaw(ctx, plain, pep.ItemID, seedList(kept, d.m.Self())); err != nil {
 				t.Fatal(err)
 			}
+			// (Read, not only notified: ejabberd may not notify a device
+			// whose capabilities it has not learnt yet.)
 			waitUntil(t, 10*time.Second, "device sees the foreign entry", func() (bool, string) {
-				devs, _, err := d.m.Devices(srv.JID(users[i], ""))
-				return len(devs) == 2, fmt.Sprint(devs, err)
+				l, err := d.m.Fetch(ctx, srv.JID(users[i], ""))
+				return len(l) == 2, fmt.Sprint(l, err)
 			})
 			before := d.m.Stats()
 			if err := tc.damage(ctx, plain, d.m.Self()); err != nil {

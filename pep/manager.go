@@ -492,6 +492,17 @@ func (m *Manager) repairOnce() {
 		}
 		m.mu.Unlock()
 		if err == nil {
+			// ejabberd may answer "node not found" to a subscription made
+			// right after the publication that created the node: retry a
+			// few times.
+			for pause := 250 * time.Millisecond; pause <= 2*time.Second && !m.isSubscribed(); pause *= 2 {
+				if !m.pause(pause) {
+					return
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), m.opts.RequestTimeout)
+				m.subscribeOwn(ctx)
+				cancel()
+			}
 			return
 		}
 		final := errors.Is(err, ErrListFull) || errors.Is(err, xmppconn.ErrNotConnected) || attempt == announceAttempts
@@ -631,6 +642,12 @@ func (m *Manager) subscribeOwn(ctx context.Context) {
 	m.mu.Lock()
 	m.subscribed = me.String()
 	m.mu.Unlock()
+}
+
+func (m *Manager) isSubscribed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.subscribed != "" && m.subscribed == m.c.LocalAddr().String()
 }
 
 type subscribeIQ struct {
