@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -612,8 +613,15 @@ func (s *Store) SeenPrekeyLog(account string) SeenPrekeyLog {
 	return SeenPrekeyLog{s: s, account: account}
 }
 
-// SeenPrekeys implements prekeyclient.SeenStore.
-func (l SeenPrekeyLog) SeenPrekeys() ([][32]byte, error) { return l.s.SeenPrekeys(l.account) }
+// SeenPrekeys implements prekeyclient.SeenStore; an account not in the store yet has an
+// empty log.
+func (l SeenPrekeyLog) SeenPrekeys() ([][32]byte, error) {
+	ds, err := l.s.SeenPrekeys(l.account)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return ds, err
+}
 
 // AddSeenPrekeys implements prekeyclient.SeenStore.
 func (l SeenPrekeyLog) AddSeenPrekeys(digests ...[32]byte) error {

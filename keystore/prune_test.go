@@ -120,8 +120,11 @@ func TestSeenPrekeys(t *testing.T) {
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("SeenPrekeys = %x, %v", got, err)
 	}
-	if got, err := s.SeenPrekeys(bob); err == nil || len(got) != 0 {
+	if got, err := s.SeenPrekeys(bob); !errors.Is(err, ErrNotFound) || len(got) != 0 {
 		t.Fatalf("unknown account: %v, %v", got, err)
+	}
+	if got, err := s.SeenPrekeyLog(bob).SeenPrekeys(); err != nil || len(got) != 0 {
+		t.Fatalf("unknown account's log: %v, %v", got, err)
 	}
 	// Past the bound (and its slack) the oldest go.
 	total := MaxSeenPrekeys + seenSlack + 10
