@@ -409,3 +409,29 @@ func TestRemoveMendsDuplicates(t *testing.T) {
 	}
 	listedWith(t, plain, "mended without the stale device", true, kept, a1.m.Self())
 }
+
+// TestCheckWithoutNotification: with the node's notifications switched off
+// (pubsub#deliver_notifications false, as a server that sends none), a
+// damaged list is still repaired, by the periodic read of the own list.
+func TestCheckWithoutNotification(t *testing.T) {
+	srv := testbed.Start(t, testbed.Options{Kind: testbed.KindFromEnv(), Accounts: testbed.Users("alice"), StartTimeout: 40 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	plain := plainClient(t, srv, "alice")
+	a1 := startDevOpts(t, srv, "alice", "a1", tagOf(1, 1), pep.Options{CheckInterval: 500 * time.Millisecond})
+	listedWith(t, plain, "a1 listed", true, a1.m.Self())
+	err := rawIQ(ctx, plain, "<pubsub xmlns='"+nsOwner+"'><configure node='"+pep.Node+"'><x xmlns='jabber:x:data' type='submit'>"+
+		"<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field>"+
+		"<field var='pubsub#deliver_notifications'><value>false</value></field></x></configure></pubsub>")
+	if err != nil {
+		t.Fatalf("switching notifications off: %v", err)
+	}
+	before := a1.m.Stats().Repairs
+	if err := publishRaw(ctx, plain, pep.ItemID, seedList(kept)); err != nil {
+		t.Fatal(err)
+	}
+	listedWith(t, plain, "a1 back without a notification", true, kept, a1.m.Self())
+	if a1.m.Stats().Repairs == before {
+		t.Error("no repair counted")
+	}
+}

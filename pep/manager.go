@@ -66,7 +66,14 @@ type Options struct {
 	// DefaultRepairBurst and DefaultRepairInterval.
 	RepairBurst    int
 	RepairInterval time.Duration
+	// CheckInterval is how often the Manager reads its own list while
+	// connected even without a notification, for servers that send none
+	// for some changes (DefaultCheckInterval if zero; negative: never).
+	CheckInterval time.Duration
 }
+
+// DefaultCheckInterval is the default Options.CheckInterval.
+const DefaultCheckInterval = 10 * time.Minute
 
 // Stats counts what a Manager did.
 type Stats struct {
@@ -145,6 +152,9 @@ func New(c *xmppconn.Client, self Device, opts Options) (*Manager, error) {
 	if opts.RepairInterval <= 0 {
 		opts.RepairInterval = DefaultRepairInterval
 	}
+	if opts.CheckInterval == 0 {
+		opts.CheckInterval = DefaultCheckInterval
+	}
 	if c.InstanceTag() != self.Tag {
 		return nil, fmt.Errorf("%w: client instance tag %s differs from device %s", ErrBadDevice,
 			xmppconn.FormatTag(c.InstanceTag()), xmppconn.FormatTag(self.Tag))
@@ -177,7 +187,28 @@ func New(c *xmppconn.Client, self Device, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	c.Subscribe(m.handle)
+	if opts.CheckInterval > 0 {
+		m.wg.Add(1)
+		go m.checkLoop()
+	}
 	return m, nil
+}
+
+// checkLoop reads the own list every CheckInterval while connected.
+func (m *Manager) checkLoop() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.opts.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if _, err := m.c.Session(); err == nil {
+				m.background(0)
+			}
+		case <-m.quit:
+			return
+		}
+	}
 }
 
 // Self returns this device's entry.
