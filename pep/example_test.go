@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/otrchat/otrchat/config"
 	"github.com/otrchat/otrchat/pep"
 )
 
@@ -26,4 +27,11 @@ func ExampleParseList() {
 	// 2 true laptop <nil>
 	// <devices xmlns="urn:xmpp:otr:1"><device id="1234abcd" label="laptop"></device><device id="c1bb7b7a"></device></devices>
 	// true
+}
+
+// The configuration's otr.device_list_access values are the access models
+// pep publishes with, so the session layer can pass them through.
+func ExampleOptions_accessModel() {
+	fmt.Println(string(config.DeviceListOpen) == pep.AccessOpen, string(config.DeviceListPresence) == pep.AccessPresence)
+	// Output: true true
 }
