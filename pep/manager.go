@@ -89,6 +89,9 @@ type Stats struct {
 	// Reconfigured counts node configurations (the node existed with
 	// another access model).
 	Reconfigured uint64
+	// Subscribed reports whether this device is now explicitly subscribed
+	// to its own account's node (for delete and purge notifications).
+	Subscribed bool
 }
 
 // DeviceStatus is a listed device with the full JIDs (resources) that
@@ -217,8 +220,10 @@ func (m *Manager) Self() Device { return m.self }
 // Stats returns the Manager's counters.
 func (m *Manager) Stats() Stats {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.stats
+	st := m.stats
+	m.mu.Unlock()
+	st.Subscribed = m.isSubscribed()
+	return st
 }
 
 // Watch registers fn, called (on the client's event goroutine) with the
@@ -524,12 +529,15 @@ func (m *Manager) repairOnce() {
 		m.mu.Unlock()
 		if err == nil {
 			// ejabberd may answer "node not found" to a subscription made
-			// right after the publication that created the node: retry a
-			// few times.
-			for pause := 250 * time.Millisecond; pause <= 2*time.Second && !m.isSubscribed(); pause *= 2 {
+			// right after the publication that created the node (for
+			// seconds on a server just started): retry, 8 times at most,
+			// from 250 ms doubling to 4 s (about 20 s in all).
+			pause := 250 * time.Millisecond
+			for try := 0; try < 8 && !m.isSubscribed(); try++ {
 				if !m.pause(pause) {
 					return
 				}
+				pause = min(2*pause, 4*time.Second)
 				ctx, cancel := context.WithTimeout(context.Background(), m.opts.RequestTimeout)
 				m.subscribeOwn(ctx)
 				cancel()
@@ -658,13 +666,15 @@ func (m *Manager) subscribeOwn(ctx context.Context) {
 	sess, err := m.c.Session()
 	if err == nil {
 		// Ask for delete and purge notifications too (ejabberd's
-		// pubsub#notify_delete is off by default).
-		if cerr := configure(ctx, sess, m.opts.AccessModel, true); cerr != nil {
+		// pubsub#notify_delete is off by default). The access model is
+		// left as it is: only a publication changes it.
+		if cerr := configure(ctx, sess, m.c.Account(), formField{Var: "pubsub#notify_delete", Value: "true"},
+			formField{Var: "pubsub#notify_retract", Value: "true"}); cerr != nil {
 			m.log.Info("pep: configuring notifications of the own device list failed", "err", cerr)
 		}
 		var p subscribeIQ
 		p.Subscribe.Node, p.Subscribe.JID = Node, me.String()
-		err = sendIQ(ctx, sess, p, "subscribing")
+		err = sendIQ(ctx, sess, p, "subscribing", m.c.Account())
 	}
 	if err != nil {
 		m.log.Info("pep: subscribing to the own device list failed", "err", err)
@@ -921,7 +931,7 @@ func (m *Manager) Publish(ctx context.Context, list List) error {
 	var se stanza.Error
 	if errors.As(err, &se) && se.Condition == stanza.Conflict {
 		m.log.Info("pep: device list node has another configuration; setting access model", "access", m.opts.AccessModel)
-		if err = configure(ctx, sess, m.opts.AccessModel, false); err == nil {
+		if err = configure(ctx, sess, jid.JID{}, formField{Var: "pubsub#access_model", Value: m.opts.AccessModel}); err == nil {
 			m.mu.Lock()
 			m.stats.Reconfigured++
 			m.mu.Unlock()
@@ -955,29 +965,23 @@ func publish(ctx context.Context, sess *xmpp.Session, list List, access string) 
 		// No pubsub#max_items: ejabberd 23.01 refuses it in publish-options,
 		// and the single item id "current" keeps one item anyway.
 	}
-	return sendIQ(ctx, sess, p, "publishing")
+	return sendIQ(ctx, sess, p, "publishing", jid.JID{})
 }
 
-// configure sets the node's access model (XEP-0060 §8.2.4) and, with
-// notify, asks for notifications of deletion and retraction (purge).
-func configure(ctx context.Context, sess *xmpp.Session, access string, notify bool) error {
+// configure sets options of the node (XEP-0060 §8.2.4); fields not named
+// keep their values (Prosody 0.12 and ejabberd 23.01 both merge).
+func configure(ctx context.Context, sess *xmpp.Session, to jid.JID, fields ...formField) error {
 	var c configureIQ
 	c.Configure.Node = Node
 	c.Configure.X.Type = "submit"
-	c.Configure.X.Fields = []formField{
+	c.Configure.X.Fields = append([]formField{
 		{Var: "FORM_TYPE", Type: "hidden", Value: "http://jabber.org/protocol/pubsub#node_config"},
-		{Var: "pubsub#access_model", Value: access},
-	}
-	if notify {
-		c.Configure.X.Fields = append(c.Configure.X.Fields,
-			formField{Var: "pubsub#notify_delete", Value: "true"},
-			formField{Var: "pubsub#notify_retract", Value: "true"})
-	}
-	return sendIQ(ctx, sess, c, "configuring")
+	}, fields...)
+	return sendIQ(ctx, sess, c, "configuring", to)
 }
 
-func sendIQ(ctx context.Context, sess *xmpp.Session, payload any, what string) error {
-	resp, err := sess.EncodeIQElement(ctx, payload, stanza.IQ{Type: stanza.SetIQ})
+func sendIQ(ctx context.Context, sess *xmpp.Session, payload any, what string, to jid.JID) error {
+	resp, err := sess.EncodeIQElement(ctx, payload, stanza.IQ{Type: stanza.SetIQ, To: to})
 	if err != nil {
 		return fmt.Errorf("pep: %s: %w", what, err)
 	}
