@@ -129,7 +129,7 @@ func readCurrent(ctx context.Context, sess *xmpp.Session) (pep.List, error) {
 func listedWith(t *testing.T, sess *xmpp.Session, what string, exact bool, want ...pep.Device) pep.List {
 	t.Helper()
 	var got pep.List
-	waitUntil(t, 10*time.Second, what, func() (bool, string) {
+	waitUntil(t, 15*time.Second, what, func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		l, err := readCurrent(ctx, sess)
@@ -429,6 +429,9 @@ func TestCheckWithoutNotification(t *testing.T) {
 	plain := plainClient(t, srv, "alice")
 	a1 := startDevOpts(t, srv, "alice", "a1", tagOf(1, 1), pep.Options{CheckInterval: 500 * time.Millisecond})
 	listedWith(t, plain, "a1 listed", true, a1.m.Self())
+	// Not while a1 configures the node itself (ejabberd answers a
+	// concurrent configuration with "Database failure").
+	waitUntil(t, 30*time.Second, "a1 subscribed", func() (bool, string) { return a1.m.Stats().Subscribed, "" })
 	err := rawIQ(ctx, plain, "<pubsub xmlns='"+nsOwner+"'><configure node='"+pep.Node+"'><x xmlns='jabber:x:data' type='submit'>"+
 		"<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field>"+
 		"<field var='pubsub#deliver_notifications'><value>false</value></field></x></configure></pubsub>")
