@@ -102,7 +102,8 @@ func TestErrorsNameTheLine(t *testing.T) {
 	}{
 		{"unknown top-level key", "resource = \"x\"\n\ncolour = \"red\"\n", 3, "colour"},
 		{"unknown table", "[ui]\ntheme = \"dark\"\n\n[fonts]\nsize = 3\n", 4, "fonts"},
-		{"unknown key in second account", "[[account]]\njid = \"a@b\"\n\n[[account]]\njid = \"c@d\"\nportt = 1\n", 6, "account.portt"},
+		{"unknown key in second account", "[[account]]\njid = \"a@b\"\n\n[[account]]\njid = \"c@d\"\nportt = 1\n", 6, "account[1].portt"},
+		{"unknown key in both accounts", "[[account]]\njid = \"a@b\"\nportt = 2\n[[account]]\njid = \"c@d\"\nportt = 1\n", 3, "account[0].portt"},
 		{"bad enum", "[policy]\n# comment\ninstance = \"WORST\"\n", 3, "policy.instance"},
 		{"bad tls in second account", "[[account]]\njid = \"a@b\"\ntls = \"direct\"\n[[account]]\njid = \"c@d\"\ntls = \"none\"\n", 6, "account[1].tls"},
 		{"wrong type", "[[account]]\njid = \"a@b\"\nport = \"5222\"\n", 3, "account[0].port"},
@@ -358,5 +359,48 @@ mode = "interactive-only"
 	}
 	if c.PrekeyServerFor(c.Accounts[0]) != "pk.x" || c.PrekeyServerFor(c.Accounts[1]) != "pk.default" {
 		t.Error("PrekeyServerFor")
+	}
+}
+
+// TestErrorsNameKeysInTheFile: an error names only keys that the file sets, with the index of
+// the [[account]] they are in (issue 16, item 12).
+func TestErrorsNameKeysInTheFile(t *testing.T) {
+	cases := []struct {
+		name, src string
+		keys      []string // every error's key, in order
+	}{
+		{"batch_size zero", "[prekey_server]\nbatch_size = 0\n", []string{"prekey_server.batch_size"}},
+		{"batch_size too small for the default threshold", "[prekey_server]\nbatch_size = 1\n", []string{"prekey_server.batch_size"}},
+		{"threshold too large for batch_size", "[prekey_server]\nbatch_size = 2\nrefill_threshold = 20\n", []string{"prekey_server.refill_threshold"}},
+		{"threshold too large for the default", "[prekey_server]\nrefill_threshold = 500\n", []string{"prekey_server.refill_threshold"}},
+		{"unknown keys in two accounts", "[[account]]\njid = \"a@b\"\nportt = 2\n[[account]]\njid = \"c@d\"\ntsl = \"direct\"\n",
+			[]string{"account[0].portt", "account[1].tsl"}},
+		{"unknown key in a nested table", "[[account]]\njid = \"a@b\"\n[[account]]\njid = \"c@d\"\n[ui]\ncolour = 1\n", []string{"ui.colour"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("test.toml", []byte(tc.src), testEnv)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var got []string
+			var walk func(error)
+			walk = func(err error) {
+				if j, ok := err.(interface{ Unwrap() []error }); ok {
+					for _, e := range j.Unwrap() {
+						walk(e)
+					}
+					return
+				}
+				var e *Error
+				if errors.As(err, &e) {
+					got = append(got, e.Key)
+				}
+			}
+			walk(err)
+			if !reflect.DeepEqual(got, tc.keys) {
+				t.Fatalf("errors name %q, want %q: %v", got, tc.keys, err)
+			}
+		})
 	}
 }

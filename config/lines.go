@@ -115,6 +115,15 @@ func (ix *lineIndex) add(path []string, line int) {
 	}
 }
 
+// has reports whether the file defines key itself (not only an enclosing table).
+func (ix *lineIndex) has(key string) bool {
+	if _, ok := ix.exact[key]; ok {
+		return true
+	}
+	_, ok := ix.plain[key]
+	return ok
+}
+
 // line returns the line of key, or of its closest enclosing table that is in the file, or 0.
 func (ix *lineIndex) line(key string) int {
 	for k := key; k != ""; {

@@ -154,8 +154,16 @@ func parse(name string, src []byte, env Env) (*Config, toml.MetaData, error) {
 		return nil, md, e
 	}
 	var errs []error
-	for _, k := range md.Undecoded() {
-		ks := k.String()
+	// MetaData.Undecoded names keys of arrays of tables without the element's index
+	// ("account.portt"); unknownKeys walks the document itself and keeps the index.
+	unknown := unknownKeys(generic, reflect.TypeOf(*c), "")
+	if len(unknown) == 0 {
+		for _, k := range md.Undecoded() {
+			unknown = append(unknown, k.String())
+		}
+	}
+	slices.SortStableFunc(unknown, func(a, b string) int { return ix.line(a) - ix.line(b) })
+	for _, ks := range unknown {
 		errs = append(errs, &Error{File: name, Line: ix.line(ks), Key: ks, Msg: "unknown key"})
 	}
 	if len(errs) > 0 {
@@ -242,11 +250,24 @@ func (c *Config) validate(file string, ix *lineIndex) error {
 	if c.PrekeyServer.JID != "" && !isDomainJID(c.PrekeyServer.JID) {
 		bad("prekey_server.jid", "%q is not a server JID", c.PrekeyServer.JID)
 	}
-	if c.PrekeyServer.BatchSize < 1 || c.PrekeyServer.BatchSize > 255 {
-		bad("prekey_server.batch_size", "%d out of range 1..255", c.PrekeyServer.BatchSize)
+	ps := c.PrekeyServer
+	batchOK := ps.BatchSize >= 1 && ps.BatchSize <= 255
+	if !batchOK {
+		bad("prekey_server.batch_size", "%d out of range 1..255", ps.BatchSize)
 	}
-	if c.PrekeyServer.RefillThreshold < 0 || c.PrekeyServer.RefillThreshold >= c.PrekeyServer.BatchSize*10 {
-		bad("prekey_server.refill_threshold", "%d out of range 0..%d", c.PrekeyServer.RefillThreshold, c.PrekeyServer.BatchSize*10-1)
+	switch {
+	case ps.RefillThreshold < 0:
+		bad("prekey_server.refill_threshold", "%d is negative", ps.RefillThreshold)
+	case batchOK && ps.RefillThreshold >= ps.BatchSize*10:
+		// The two keys are checked against each other: name the one the file sets (the
+		// threshold when both are set), never a key the user did not write.
+		if ix.has("prekey_server.refill_threshold") || !ix.has("prekey_server.batch_size") {
+			bad("prekey_server.refill_threshold", "%d out of range 0..%d (less than 10 × batch_size %d)",
+				ps.RefillThreshold, ps.BatchSize*10-1, ps.BatchSize)
+		} else {
+			bad("prekey_server.batch_size", "%d too small for refill_threshold %d (the default; batch_size must exceed refill_threshold / 10)",
+				ps.BatchSize, ps.RefillThreshold)
+		}
 	}
 	if !validInstance(c.Policy.Instance) {
 		bad("policy.instance", "%q is not one of %s", c.Policy.Instance, instanceNames)

@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -103,4 +105,54 @@ func tomlTypeName(v any) string {
 		return "an array"
 	}
 	return fmt.Sprintf("a %T", v)
+}
+
+// unknownKeys lists the keys of the generically decoded document that the Config struct does
+// not have, as dotted paths with the index of each element of an array of tables
+// ("account[1].portt"), in document order within each table (sorted by name, since maps have
+// no order; callers sort by line). An unknown table is reported once, not each of its keys.
+func unknownKeys(v any, t reflect.Type, path string) []string {
+	if t == durationType {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return unknownKeys(v, t.Elem(), path)
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if tag := strings.Split(f.Tag.Get("toml"), ",")[0]; tag != "" {
+				fields[tag] = f.Type
+			}
+		}
+		var out []string
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			ft, known := fields[k]
+			if !known {
+				out = append(out, join(path, k))
+				continue
+			}
+			out = append(out, unknownKeys(m[k], ft, join(path, k))...)
+		}
+		return out
+	case reflect.Slice:
+		if t.Elem().Kind() != reflect.Struct {
+			return nil
+		}
+		items, ok := v.([]map[string]any)
+		if !ok {
+			return nil
+		}
+		var out []string
+		for i, it := range items {
+			out = append(out, unknownKeys(it, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+		return out
+	}
+	return nil
 }

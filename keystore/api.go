@@ -37,13 +37,31 @@ type txn struct {
 	tx *bolt.Tx
 }
 
+// update runs fn in a write transaction and then zeroes the pages it freed
+// (scrub.go). It holds the lock exclusively, so no read transaction of this
+// process is looking at a page while it is zeroed.
 func (s *Store) update(fn func(t txn) error) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.db == nil {
 		return ErrClosed
 	}
-	return s.guard(func() error { return s.db.Update(func(tx *bolt.Tx) error { return fn(txn{s, tx}) }) })
+	err := s.guard(func() error { return s.db.Update(func(tx *bolt.Tx) error { return fn(txn{s, tx}) }) })
+	if err == nil {
+		s.scrubLocked(false)
+	}
+	return err
+}
+
+// scrubLocked zeroes the free pages not known to be zero; s.mu is held
+// exclusively (or s is not shared yet). A failure is logged and retried
+// after the next write: the transaction itself has committed.
+func (s *Store) scrubLocked(check bool) {
+	done, err := scrubFreePages(s.path, s.scrubbed, check)
+	s.scrubbed = done
+	if err != nil {
+		s.opts.Logger.Error("keystore: free pages not zeroed; deleted records stay in the file until the next write", "err", err)
+	}
 }
 
 func (s *Store) view(fn func(t txn) error) error {

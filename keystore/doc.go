@@ -13,7 +13,8 @@
 // passphrase stretched by argon2id; the additional data binds each record to its bucket path and
 // key, so records cannot be moved between slots. Account and contact JIDs never appear in the
 // clear: bucket names and keys derived from them are keyed hashes. Every update is one bbolt
-// transaction. The layout, error semantics and migration rules are described in
+// transaction, after which the pages bbolt freed are zeroed in the file, so a deleted record
+// (a taken prekey secret above all) leaves nothing that decrypts. The layout, error semantics and migration rules are described in
 // docs/keystore.md.
 //
 // The package prints nothing; it returns errors that callers branch on with errors.Is against

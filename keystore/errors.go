@@ -19,8 +19,11 @@ var (
 	ErrNotExist = errors.New("keystore: store does not exist")
 	// ErrExist: Create was given a path that already exists.
 	ErrExist = errors.New("keystore: store already exists")
-	// ErrPermissions: the store file is readable or writable by group or others.
+	// ErrPermissions: the store file is readable or writable by group or others, or its
+	// directory is writable by them (without the sticky bit).
 	ErrPermissions = errors.New("keystore: store file permissions are wider than 0600")
+	// ErrSymlink: the store's path is a symbolic link; Open and Create refuse to follow it.
+	ErrSymlink = errors.New("keystore: store file is a symbolic link")
 	// ErrLocked: another process holds the store open.
 	ErrLocked = errors.New("keystore: store is locked by another process")
 	// ErrUnsupportedVersion: the store was written by a newer otrchat.

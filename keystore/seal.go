@@ -33,9 +33,14 @@ func newKeys(record, name []byte) (*keys, error) {
 	return &keys{record: record, name: name, aead: aead}, nil
 }
 
+// wipe erases the data keys and the AEAD's own copy of the record key. The
+// keys must not be used afterwards. What Go leaves behind regardless is
+// listed in docs/keystore.md ("Secrets in memory").
 func (k *keys) wipe() {
 	clear(k.record)
 	clear(k.name)
+	wipeAEAD(k.aead)
+	k.aead = nil
 }
 
 // recordAD binds a sealed value to its slot: every bucket name on its path and its key.

@@ -51,7 +51,7 @@ const DefaultLockTimeout = 2 * time.Second
 
 // Options tune Create, Open and ChangePassphrase. The zero value is usable.
 type Options struct {
-	KDF         KDFParams        // argon2id cost for Create and ChangePassphrase; zero: DefaultKDF
+	KDF         KDFParams        // argon2id cost for Create and ChangePassphrase, and the least Open keeps; zero: DefaultKDF
 	LockTimeout time.Duration    // zero: DefaultLockTimeout
 	Rand        io.Reader        // nil: crypto/rand.Reader
 	Now         func() time.Time // nil: time.Now
@@ -85,11 +85,13 @@ func (o *Options) withDefaults() Options {
 
 // Store is an open, unlocked key store. Its methods are safe for concurrent use.
 type Store struct {
-	mu   sync.RWMutex // guards k and db against Close and ChangePassphrase
+	mu   sync.RWMutex // guards k and db against Close and ChangePassphrase; held exclusively by writes
 	db   *bolt.DB
 	k    *keys
 	opts Options
 	path string
+	// scrubbed are the free pages known to be zero (scrub.go).
+	scrubbed map[uint64]bool
 }
 
 // Create makes a new store at path (creating missing parent directories 0700) with mode 0600,
@@ -105,7 +107,10 @@ func Create(path string, passphrase []byte, opts *Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err := checkDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("%w: %s", ErrExist, path)
 	}
@@ -169,6 +174,7 @@ func writeKeys(meta *bolt.Bucket, k *keys, passphrase []byte, o Options) error {
 	if err != nil {
 		return err
 	}
+	defer wipeAEAD(aead)
 	plain := append(append([]byte(nil), k.record...), k.name...)
 	defer clear(plain)
 	wrapped, err := sealValue(aead, o.Rand, plain, keysAD(kdf))
@@ -211,7 +217,7 @@ func openBoltPage(path string, readOnly bool, timeout time.Duration, pageSize in
 		ReadOnly: readOnly,
 		PageSize: pageSize,
 		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
-			return os.OpenFile(name, flag&^os.O_CREATE, mode)
+			return os.OpenFile(name, flag&^os.O_CREATE|oNoFollow, mode)
 		},
 	})
 	switch {
@@ -229,18 +235,30 @@ func openBoltPage(path string, readOnly bool, timeout time.Duration, pageSize in
 
 // Open unlocks the store at path. It refuses (ErrPermissions) a file whose mode grants any
 // access to group or others rather than silently fixing it: the secrets may already have
-// leaked, and the user should know. Before anything is written it checks, read-only, that the
+// leaked, and the user should know. It refuses a directory others may write to (without the
+// sticky bit) with ErrPermissions too, and a path that is a symbolic link with ErrSymlink. Before anything is written it checks, read-only, that the
 // file is complete, that bbolt's structure is consistent, that the passphrase unwraps the keys
 // and that every record authenticates and decodes; a failure changes nothing.
-// Stores of an older schema version are then migrated in one transaction.
+// Stores of an older schema version are then migrated in one transaction, in which keys
+// wrapped with argon2id parameters weaker than opts.KDF (DefaultKDF) are wrapped again with
+// them. Last, pages bbolt freed but did not zero (scrub.go) are zeroed.
 func Open(path string, passphrase []byte, opts *Options) (*Store, error) {
 	o := opts.withDefaults()
-	fi, err := os.Stat(path)
+	if err := o.KDF.validate(); err != nil {
+		return nil, err
+	}
+	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotExist, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("%w: %s; open the file it points to, or move the store there", ErrSymlink, path)
+	}
+	if err := checkDir(filepath.Dir(path)); err != nil {
+		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrCorrupt, path)
@@ -272,17 +290,43 @@ func Open(path string, passphrase []byte, opts *Options) (*Store, error) {
 			}
 			return nil
 		}
-		if version == SchemaVersion {
-			return db.View(unchanged) // nothing to write: Open leaves the file as it was
+		var stored KDFParams
+		err := db.View(func(tx *bolt.Tx) error {
+			if err := unchanged(tx); err != nil {
+				return err
+			}
+			_, p, err := decodeKDF(tx.Bucket(bucketMeta).Get(metaKDF))
+			stored = p
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		// Parameters weaker than o.KDF (DefaultKDF unless the caller chose) are replaced:
+		// the keys are wrapped again under the same passphrase with a fresh salt.
+		rekdf := stored.dominatedBy(o.KDF)
+		if version == SchemaVersion && !rekdf {
+			return nil // nothing to write: Open leaves the file as it was
 		}
 		return db.Update(func(tx *bolt.Tx) error {
 			if err := unchanged(tx); err != nil {
 				return err
 			}
-			if err := migrate(tx, k, version, o); err != nil {
-				return err
+			if version != SchemaVersion {
+				if err := migrate(tx, k, version, o); err != nil {
+					return err
+				}
+				if err := walk(tx, k, true); err != nil {
+					return err
+				}
 			}
-			return walk(tx, k, true)
+			if rekdf {
+				if err := writeKeys(tx.Bucket(bucketMeta), k, passphrase, o); err != nil {
+					return err
+				}
+				o.Logger.Info("keystore: argon2id parameters raised", "from", stored, "to", o.KDF)
+			}
+			return nil
 		})
 	})
 	if err != nil {
@@ -290,7 +334,24 @@ func Open(path string, passphrase []byte, opts *Options) (*Store, error) {
 		k.wipe()
 		return nil, err
 	}
+	// Zero what earlier sessions left in free pages (a crash between a commit and its
+	// scrub, or a store written before scrubbing existed); a clean store is only read.
+	s.scrubLocked(true)
 	return s, nil
+}
+
+// checkDir refuses a store directory that others may write to (they could replace the file),
+// unless its sticky bit keeps them from renaming or removing files they do not own.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0 {
+		return fmt.Errorf("%w: directory %s has mode %04o; others may replace the store: run chmod go-w on it",
+			ErrPermissions, dir, perm)
+	}
+	return nil
 }
 
 // guard turns panics and memory faults inside bbolt (it panics on some corrupted pages, and
@@ -383,6 +444,7 @@ func unwrapKeys(meta *bolt.Bucket, passphrase []byte) (*keys, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer wipeAEAD(aead)
 	plain, err := openValue(aead, meta.Get(metaKeys), keysAD(kdf))
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) && len(meta.Get(metaKeys)) == envelopeOver+2*keySize {
@@ -392,9 +454,14 @@ func unwrapKeys(meta *bolt.Bucket, passphrase []byte) (*keys, error) {
 		return nil, err
 	}
 	if len(plain) != 2*keySize {
+		clear(plain)
 		return nil, corrupt("wrapped keys have the wrong length")
 	}
-	return newKeys(plain[:keySize], plain[keySize:])
+	k, err := newKeys(plain[:keySize], plain[keySize:])
+	if err != nil {
+		clear(plain)
+	}
+	return k, err
 }
 
 // Path returns the file the store lives in.
@@ -408,6 +475,7 @@ func (s *Store) Close() error {
 		return ErrClosed
 	}
 	s.k.wipe()
+	s.k = nil
 	err := s.db.Close()
 	s.db = nil
 	if err != nil {
@@ -481,6 +549,9 @@ func (s *Store) ChangePassphrase(newPassphrase []byte, opts *Options) error {
 	s.k.wipe()
 	s.k = nk
 	s.opts = o
+	// Every record sealed under the old record key, and the keys wrapped
+	// under the old passphrase, are in freed pages now.
+	s.scrubLocked(false)
 	return nil
 }
 

@@ -687,6 +687,12 @@ func TestClosed(t *testing.T) {
 // (structure check, authenticating and decoding every record, reopening read-write).
 func BenchmarkOpen(b *testing.B) { benchmarkOpen(b, DefaultKDF) }
 
+// BenchmarkOpenOldDefaultKDF measures the DefaultKDF before issue 16 (one pass over 64 MiB,
+// 2 lanes), for comparison.
+func BenchmarkOpenOldDefaultKDF(b *testing.B) {
+	benchmarkOpen(b, KDFParams{Time: 1, Memory: 64 * 1024, Threads: 2})
+}
+
 func BenchmarkOpenCheapKDF(b *testing.B) { benchmarkOpen(b, testKDF) }
 
 func benchmarkOpen(b *testing.B, kdf KDFParams) {

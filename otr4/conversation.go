@@ -52,8 +52,9 @@ func (s State) String() string {
 type Mode int
 
 // The modes. ModeCompatible follows the whole otrv4.md state machine with
-// query messages and whitespace tags; OTRv3 itself slots in through the
-// version negotiation (AllowV3) when the OTRv3 engine lands.
+// query messages and whitespace tags; with Config.AllowV3 its offers include
+// OTRv3, which the otr4/otr3 engine speaks (otr3.Policy.Choose picks the
+// engine for what arrives).
 const (
 	ModeCompatible Mode = iota
 	ModeStandalone
@@ -83,6 +84,18 @@ var (
 	ErrQueueFull      = errors.New("otr4: too many messages waiting for the DAKE")
 	ErrVersion        = errors.New("otr4: unsupported protocol version")
 	ErrNoConversation = errors.New("otr4: conversation has no keys")
+	// ErrDAKETimeout: a DAKE did not complete within Config.DAKETimeout
+	// and was abandoned (EventDAKETimedOut).
+	ErrDAKETimeout = errors.New("otr4: the DAKE did not complete in time")
+	// ErrEarlyDataDropped: a data message kept for a DAKE in progress was
+	// dropped unread; the error wraps the reason (ErrEarlyDataFull,
+	// ErrEarlyDataExpired, ErrDAKETimeout, or the conversation ended).
+	ErrEarlyDataDropped = errors.New("otr4: data message kept for the DAKE dropped unread")
+	// ErrEarlyDataFull: no room to keep a data message for the DAKE.
+	ErrEarlyDataFull = errors.New("otr4: too many data messages waiting for the DAKE")
+	// ErrEarlyDataExpired: a kept data message waited longer than
+	// Config.StoreEarlyDataFor.
+	ErrEarlyDataExpired = errors.New("otr4: data message waited too long for the DAKE")
 )
 
 // Config configures a Conversation with one remote instance.
@@ -113,11 +126,24 @@ type Config struct {
 	// StoreEarlyDataFor keeps data messages that arrive before the DAKE
 	// ends (default 10 minutes).
 	StoreEarlyDataFor time.Duration
+	// MaxEarlyDataBytes bounds the memory those messages take (default
+	// DefaultMaxEarlyDataBytes); at most 100 are kept in any case.
+	MaxEarlyDataBytes int
+	// DAKETimeout abandons an interactive DAKE that has not completed this
+	// long after it started (default 2 minutes; negative disables): a
+	// conversation that was ENCRYPTED_MESSAGES returns to it with its
+	// session, any other to START (EventDAKETimedOut). It is checked by
+	// Tick and Send.
+	DAKETimeout time.Duration
 	// MaxSkip and MaxStoredKeys bound skipped message keys (defaults 1000, 2000).
 	MaxSkip, MaxStoredKeys int
 	// WhitespaceStartDAKE answers a whitespace tag with an Identity message
 	// (default true in ModeCompatible).
 	NoWhitespaceStart bool
+	// AllowV3 (ModeCompatible): QueryMessage and TagPlaintext also offer
+	// OTRv3 ("?OTRv43?"), for a peer that has only OTRv3; the session
+	// layer runs such a conversation with otr4/otr3.
+	AllowV3 bool
 
 	// Offline conversations (ModeCompatible and ModeStandalone): our prekey
 	// profile and its secret, and the store of our prekey secrets.
@@ -143,7 +169,9 @@ const (
 	EventUnencrypted
 	// EventErrorMessage: the peer sent an OTR error message (Code, Text).
 	EventErrorMessage
-	// EventUnreadable: a data message could not be read (Err).
+	// EventUnreadable: a data message could not be read (Err), or one
+	// kept for a DAKE was dropped unread (Err wraps ErrEarlyDataDropped).
+	// IgnoreUnreadable tells whether the sender flagged it so.
 	EventUnreadable
 	// EventRejected: an invalid OTR message was ignored (Err).
 	EventRejected
@@ -164,6 +192,9 @@ const (
 	EventExtraKey
 	// EventQueued: a message waits for the DAKE to finish.
 	EventQueued
+	// EventDAKETimedOut: a DAKE was abandoned after Config.DAKETimeout
+	// (Err is ErrDAKETimeout); State says where the conversation went.
+	EventDAKETimedOut
 )
 
 var eventNames = map[EventKind]string{
@@ -174,6 +205,7 @@ var eventNames = map[EventKind]string{
 	EventSMPInProgress: "SMP in progress", EventSMPSucceeded: "SMP succeeded",
 	EventSMPFailed: "SMP failed", EventSMPAborted: "SMP aborted", EventSMPCheated: "SMP cheating detected",
 	EventSMPError: "SMP error", EventExtraKey: "extra symmetric key", EventQueued: "message queued",
+	EventDAKETimedOut: "DAKE timed out",
 }
 
 func (k EventKind) String() string {
@@ -194,6 +226,10 @@ type Event struct {
 	Key         []byte
 	Usage       uint32
 	UseData     []byte
+	// IgnoreUnreadable is set on EventUnreadable when the sender flagged
+	// the message IGNORE_UNREADABLE (a heartbeat, SMP, TLV 1...): the spec
+	// says not to notify the user of it; it is reported all the same.
+	IgnoreUnreadable bool
 }
 
 // Message is what Receive (and the user actions) produce: text to show,
@@ -216,8 +252,9 @@ type queuedSend struct {
 }
 
 type storedData struct {
-	msg *ratchet.DataMessage
-	at  time.Time
+	msg  *ratchet.DataMessage
+	at   time.Time
+	size int
 }
 
 const (
@@ -225,6 +262,11 @@ const (
 	maxStoredEarly = 100
 	maxPlaintext   = ratchet.MaxCiphertext
 )
+
+// DefaultMaxEarlyDataBytes is the default of Config.MaxEarlyDataBytes:
+// room for one data message of the largest size (1 MiB of ciphertext) and
+// more of the usual sizes.
+const DefaultMaxEarlyDataBytes = 3 << 19
 
 // Conversation is one OTRv4 conversation with one remote instance. It does
 // no I/O and starts no goroutines: feed it received wire strings with
@@ -249,17 +291,22 @@ type Conversation struct {
 	theirProfile *ClientProfile
 	rat          *ratchet.State
 	oldRat       *ratchet.State
+	// oldLive: oldRat is the session we were in when this DAKE started,
+	// still valid (restored if the DAKE times out).
+	oldLive      bool
 	ssid         [ssidSize]byte
 	ssidBoldHigh bool
 
-	queue     []queuedSend
-	early     []storedData
-	smp       *smp.SMP
-	assembler *fragment.Assembler
+	queue      []queuedSend
+	early      []storedData
+	earlyBytes int
+	smp        *smp.SMP
+	assembler  *fragment.Assembler
 
 	lastSent    time.Time
 	lastKeyTime time.Time
 	steps       uint64
+	dakeStarted time.Time
 }
 
 // NewConversation creates a conversation in state START.
@@ -284,6 +331,12 @@ func NewConversation(cfg Config) (*Conversation, error) {
 	}
 	if cfg.StoreEarlyDataFor == 0 {
 		cfg.StoreEarlyDataFor = 10 * time.Minute
+	}
+	if cfg.MaxEarlyDataBytes == 0 {
+		cfg.MaxEarlyDataBytes = DefaultMaxEarlyDataBytes
+	}
+	if cfg.DAKETimeout == 0 {
+		cfg.DAKETimeout = 2 * time.Minute
 	}
 	if cfg.ProfileLifetime == 0 {
 		cfg.ProfileLifetime = 7 * 24 * time.Hour
@@ -373,9 +426,15 @@ func (e *ephemeral) generate(r io.Reader) error {
 	return err
 }
 
+func inDAKE(s State) bool { return s == StateWaitingAuthR || s == StateWaitingAuthI }
+
 func (c *Conversation) setState(out *Message, s State) {
 	if s == c.state {
 		return
+	}
+	if inDAKE(s) && !inDAKE(c.state) {
+		// The DAKE's clock starts once; more DAKE messages do not extend it.
+		c.dakeStarted = c.now()
 	}
 	out.Events = append(out.Events, Event{Kind: EventStateChanged, State: s, Prev: c.state})
 	c.state = s
@@ -404,7 +463,7 @@ func (c *Conversation) send(out *Message, b []byte) error {
 }
 
 // QueryMessage returns the query message to start a conversation
-// (ModeCompatible), "?OTRv4?".
+// (ModeCompatible), "?OTRv4?", or "?OTRv43?" with Config.AllowV3.
 func (c *Conversation) QueryMessage() (string, error) {
 	if c.cfg.Mode != ModeCompatible {
 		return "", fmt.Errorf("otr4: no query messages in %v mode", c.cfg.Mode)
@@ -412,15 +471,24 @@ func (c *Conversation) QueryMessage() (string, error) {
 	if c.state == StateEncrypted {
 		return "", errors.New("otr4: query messages are not sent in ENCRYPTED_MESSAGES")
 	}
-	return query.QueryMessage(query.NewVersions(4)), nil
+	return query.QueryMessage(c.offered()), nil
 }
 
-// TagPlaintext returns text with the whitespace tag offering version 4.
+// offered is the set of versions our query messages and tags offer.
+func (c *Conversation) offered() query.Versions {
+	if c.cfg.AllowV3 && c.cfg.Mode == ModeCompatible {
+		return query.NewVersions(3, 4)
+	}
+	return query.NewVersions(4)
+}
+
+// TagPlaintext returns text with the whitespace tag offering version 4
+// (and 3 with Config.AllowV3).
 func (c *Conversation) TagPlaintext(text string) (string, error) {
 	if c.cfg.Mode != ModeCompatible {
 		return "", ErrPlaintextMode
 	}
-	return query.AppendWhitespaceTag(text, query.NewVersions(4)), nil
+	return query.AppendWhitespaceTag(text, c.offered()), nil
 }
 
 // StartInteractive starts a conversation by sending an Identity message
@@ -430,6 +498,7 @@ func (c *Conversation) StartInteractive() (*Message, error) {
 	if err := c.sendIdentity(out); err != nil {
 		return out, err
 	}
+	c.dakeStarted = c.now() // the user's (re)start gives the DAKE its full time
 	return out, nil
 }
 
@@ -470,7 +539,17 @@ func (c *Conversation) keepOldRatchet() {
 		}
 		c.oldRat = c.rat
 		c.rat = nil
+		c.oldLive = true
 	}
+}
+
+// dropOldRatchet erases the previous session's ratchet.
+func (c *Conversation) dropOldRatchet() {
+	if c.oldRat != nil {
+		c.oldRat.Erase()
+		c.oldRat = nil
+	}
+	c.oldLive = false
 }
 
 func (c *Conversation) sendIdentity(out *Message) error {
@@ -776,6 +855,7 @@ func (c *Conversation) ratchetConfig() ratchet.Config {
 // what was queued and reads the data messages that arrived early.
 func (c *Conversation) enterEncrypted(out *Message, rat *ratchet.State) error {
 	c.rat = rat
+	c.oldLive = false
 	c.steps = 0
 	c.lastKeyTime = c.now()
 	c.lastSent = c.now() // the DAKE's own messages count as sent
@@ -789,9 +869,10 @@ func (c *Conversation) enterEncrypted(out *Message, rat *ratchet.State) error {
 		}
 	}
 	early := c.early
-	c.early = nil
+	c.early, c.earlyBytes = nil, 0
 	for _, e := range early {
 		if c.now().Sub(e.at) > c.cfg.StoreEarlyDataFor {
+			reportDropped(out, e.msg, ErrEarlyDataExpired)
 			continue
 		}
 		sub := new(Message)
@@ -802,6 +883,65 @@ func (c *Conversation) enterEncrypted(out *Message, rat *ratchet.State) error {
 		}
 		out.ToSend = append(out.ToSend, sub.ToSend...)
 		out.Events = append(out.Events, sub.Events...)
+	}
+	return nil
+}
+
+// reportDropped reports a data message kept for the DAKE and dropped unread.
+func reportDropped(out *Message, m *ratchet.DataMessage, why error) {
+	out.Events = append(out.Events, Event{Kind: EventUnreadable, Err: fmt.Errorf("%w: %w", ErrEarlyDataDropped, why),
+		IgnoreUnreadable: m.Flags&flagIgnoreUnreadable != 0})
+}
+
+// dropEarly reports every kept data message as dropped and forgets them.
+func (c *Conversation) dropEarly(out *Message, why error) {
+	for _, e := range c.early {
+		reportDropped(out, e.msg, why)
+	}
+	c.early, c.earlyBytes = nil, 0
+}
+
+// storeEarly keeps a data message that may be the first of the DAKE in
+// progress ("If this is the first DH ratchet after a DAKE, store this
+// message"), within the bounds of count and bytes.
+func (c *Conversation) storeEarly(out *Message, m *ratchet.DataMessage) error {
+	d, size := m.Detach()
+	if len(c.early) >= maxStoredEarly || c.earlyBytes+size > c.cfg.MaxEarlyDataBytes {
+		reportDropped(out, m, ErrEarlyDataFull)
+		return errSilent
+	}
+	c.early = append(c.early, storedData{msg: d, at: c.now(), size: size})
+	c.earlyBytes += size
+	return nil
+}
+
+// checkDAKETimeout abandons a DAKE older than Config.DAKETimeout: back to
+// the session it interrupted, if that is still valid, otherwise to START
+// (docs/spec-notes.md, "DAKE timeout").
+func (c *Conversation) checkDAKETimeout(out *Message) error {
+	if !inDAKE(c.state) || c.cfg.DAKETimeout < 0 || c.now().Sub(c.dakeStarted) < c.cfg.DAKETimeout {
+		return nil
+	}
+	c.wipeDAKE()
+	resume := c.oldLive && c.oldRat != nil
+	to := StateStart
+	if resume {
+		to = StateEncrypted
+	}
+	out.Events = append(out.Events, Event{Kind: EventDAKETimedOut, Err: ErrDAKETimeout, State: to, Prev: c.state})
+	c.dropEarly(out, ErrDAKETimeout)
+	if !resume {
+		c.setState(out, StateStart)
+		return nil
+	}
+	c.rat, c.oldRat, c.oldLive = c.oldRat, nil, false
+	c.setState(out, StateEncrypted)
+	queued := c.queue
+	c.queue = nil
+	for _, q := range queued {
+		if err := c.sendData(out, q.text, q.tlvs, q.flags); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -63,6 +63,9 @@ func decodePlaintext(b []byte) (text string, tlvs []TLV, corrupted bool) {
 // refused with ErrFinished.
 func (c *Conversation) Send(text string, tlvs ...TLV) (*Message, error) {
 	out := new(Message)
+	if err := c.checkDAKETimeout(out); err != nil {
+		return out, err
+	}
 	switch c.state {
 	case StateEncrypted:
 		if err := c.expireIfDue(out); err != nil {
@@ -142,21 +145,23 @@ func (c *Conversation) receiveData(out *Message, b []byte) error {
 		return fmt.Errorf("%w: data message for %v", ErrWrongInstance, InstanceTag(m.Receiver))
 	}
 	if c.state != StateEncrypted {
-		if c.state == StateWaitingAuthI && len(c.early) < maxStoredEarly {
-			// Possibly the first ratchet after the DAKE, ahead of Auth-I.
-			c.early = append(c.early, storedData{msg: m, at: c.now()})
-			return nil
-		}
 		if c.oldRat != nil {
-			// A delayed message of the previous session.
+			// A message of the previous session, delayed or still sent
+			// while the peer knows nothing of this DAKE (an Identity
+			// message we received may be forged or replayed).
 			if err := c.openWith(out, c.oldRat, m); err == nil {
 				return nil
 			}
 		}
+		if c.state == StateWaitingAuthI {
+			// Possibly the first ratchet after the DAKE, ahead of Auth-I.
+			return c.storeEarly(out, m)
+		}
 		if m.Flags&flagIgnoreUnreadable == 0 {
 			out.ToSend = append(out.ToSend, query.ErrorMessage(query.ErrorNotInPrivate))
 		}
-		out.Events = append(out.Events, Event{Kind: EventUnreadable, Err: ErrNotEncrypted})
+		out.Events = append(out.Events, Event{Kind: EventUnreadable, Err: ErrNotEncrypted,
+			IgnoreUnreadable: m.Flags&flagIgnoreUnreadable != 0})
 		return errSilent
 	}
 	return c.openData(out, m)
@@ -171,10 +176,11 @@ func (c *Conversation) openData(out *Message, m *ratchet.DataMessage) error {
 		}
 	}
 	if err != nil {
-		if m.Flags&flagIgnoreUnreadable == 0 {
+		ignore := m.Flags&flagIgnoreUnreadable != 0
+		if !ignore {
 			out.ToSend = append(out.ToSend, query.ErrorMessage(query.ErrorUnreadable))
-			out.Events = append(out.Events, Event{Kind: EventUnreadable, Err: err})
 		}
+		out.Events = append(out.Events, Event{Kind: EventUnreadable, Err: err, IgnoreUnreadable: ignore})
 		return fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}
 	return nil
@@ -215,8 +221,23 @@ func (c *Conversation) openWith(out *Message, rat *ratchet.State, m *ratchet.Dat
 		out.Events = append(out.Events, Event{Kind: EventPeerEnded})
 		return nil
 	}
-	if rat == c.rat && c.state == StateEncrypted && c.cfg.HeartbeatInterval > 0 &&
-		c.now().Sub(c.lastSent) >= c.cfg.HeartbeatInterval && (text != "" || len(tlvs) > 0) {
+	if ended && rat == c.oldRat {
+		// The peer ended the previous session: it cannot come back.
+		if c.oldLive && inDAKE(c.state) {
+			// It was the conversation we were in; the DAKE goes on.
+			out.Events = append(out.Events, Event{Kind: EventPeerEnded})
+		}
+		c.dropOldRatchet()
+		return nil
+	}
+	if rat != c.rat || c.state != StateEncrypted || c.cfg.HeartbeatInterval <= 0 {
+		return nil
+	}
+	// A heartbeat answers a message shown to the user when we have been
+	// quiet for HeartbeatInterval, and any message once a batch of MAC
+	// keys waits to be revealed, so that they leave in bounded batches.
+	due := c.now().Sub(c.lastSent) >= c.cfg.HeartbeatInterval && (text != "" || len(tlvs) > 0)
+	if due || c.rat.PendingReveal() >= ratchet.RevealBatch {
 		if err := c.sendData(out, "", nil, flagIgnoreUnreadable); err != nil {
 			return err
 		}
@@ -235,46 +256,75 @@ func (c *Conversation) finish(out *Message) {
 }
 
 // End ends the conversation ("User requests to end an OTRv4 Conversation"):
-// in ENCRYPTED_MESSAGES it sends a TLV 1 and erases the keys.
+// in ENCRYPTED_MESSAGES it sends a TLV 1 and erases the keys. The TLV 1
+// reveals every MAC key still unrevealed; when they do not fit in one
+// message, heartbeats carrying them come first. A DAKE that interrupted a
+// session ends that session the same way. Data messages kept for a DAKE
+// are reported dropped.
 func (c *Conversation) End() (*Message, error) {
 	out := new(Message)
+	var err error
 	switch c.state {
 	case StateEncrypted:
-		if err := c.sendData(out, "", []TLV{{Type: TLVDisconnected}}, flagIgnoreUnreadable); err != nil {
-			return out, err
-		}
-		c.rat.Erase()
-		c.rat = nil
+		err = c.sealLast(out)
 		c.smp.Reset()
 		c.setState(out, StateStart)
 	case StateFinished:
 		c.setState(out, StateStart)
 	case StateWaitingAuthR, StateWaitingAuthI:
 		c.wipeDAKE()
+		if c.oldLive && c.oldRat != nil {
+			// The DAKE interrupted a session the peer may still be in:
+			// end that one as if we were still in it.
+			c.rat, c.oldRat = c.oldRat, nil
+			err = c.sealLast(out)
+		}
 		c.setState(out, StateStart)
 	}
-	if c.oldRat != nil {
-		c.oldRat.Erase()
-		c.oldRat = nil
-	}
+	c.dropOldRatchet()
 	c.queue = nil
-	c.early = nil
-	return out, nil
+	c.dropEarly(out, errEnded)
+	return out, err
+}
+
+var errEnded = errors.New("otr4: the conversation was ended")
+
+// sealLast sends a TLV 1 that reveals every MAC key still unrevealed,
+// those of the stored message keys included, preceded by heartbeats when
+// they do not fit in one message, and erases the session keys.
+func (c *Conversation) sealLast(out *Message) error {
+	pt, _ := encodePlaintext("", []TLV{{Type: TLVDisconnected}})
+	sealed, err := c.rat.SealAndErase(uint32(c.cfg.InstanceTag), uint32(c.theirTag), flagIgnoreUnreadable, pt)
+	c.rat = nil
+	for _, s := range sealed {
+		clear(s.ExtraKey)
+		if err == nil {
+			err = c.send(out, s.Message.Marshal())
+		}
+	}
+	return err
 }
 
 // Tick lets the conversation act on the passage of time: it expires the
 // session when no new ECDH key was made for SessionExpiry ("Session
-// Expiration") and drops early data messages kept too long. Call it
-// periodically.
+// Expiration"), abandons a DAKE older than DAKETimeout and drops (and
+// reports) early data messages kept too long. Call it periodically.
 func (c *Conversation) Tick() (*Message, error) {
 	out := new(Message)
-	kept := c.early[:0]
+	var kept []storedData
+	c.earlyBytes = 0
 	for _, e := range c.early {
 		if c.now().Sub(e.at) <= c.cfg.StoreEarlyDataFor {
 			kept = append(kept, e)
+			c.earlyBytes += e.size
+		} else {
+			reportDropped(out, e.msg, ErrEarlyDataExpired)
 		}
 	}
 	c.early = kept
+	if err := c.checkDAKETimeout(out); err != nil {
+		return out, err
+	}
 	return out, c.expireIfDue(out)
 }
 
@@ -284,17 +334,9 @@ func (c *Conversation) expireIfDue(out *Message) error {
 	}
 	// Reveal the MAC keys of every stored message key with a TLV 1, then
 	// erase everything.
-	pt, _ := encodePlaintext("", []TLV{{Type: TLVDisconnected}})
-	sealed, err := c.rat.SealAndErase(uint32(c.cfg.InstanceTag), uint32(c.theirTag), flagIgnoreUnreadable, pt)
-	c.rat = nil
-	if err == nil {
-		err = c.send(out, sealed.Message.Marshal())
-	}
+	err := c.sealLast(out)
 	c.smp.Reset()
-	if c.oldRat != nil {
-		c.oldRat.Erase()
-		c.oldRat = nil
-	}
+	c.dropOldRatchet()
 	c.setState(out, StateFinished)
 	out.Events = append(out.Events, Event{Kind: EventSessionExpired})
 	return err

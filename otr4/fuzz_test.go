@@ -96,9 +96,10 @@ func FuzzParseDAKEMessages(f *testing.F) {
 	})
 }
 
-// FuzzReceive feeds arbitrary wire strings to conversations in START and
-// in ENCRYPTED_MESSAGES: no panic, and a rejected message leaves an
-// encrypted conversation able to read the next genuine message.
+// FuzzReceive feeds arbitrary wire strings to conversations in START, in
+// ENCRYPTED_MESSAGES and in WAITING_AUTH_I with the interrupted session
+// kept: no panic, and a rejected message leaves the conversation able to
+// read the next genuine message of its session.
 func FuzzReceive(f *testing.F) {
 	id, r, i, ni, d, _, _, _ := seedMessages(f)
 	for _, s := range [][]byte{id, r, i, ni, d} {
@@ -109,17 +110,45 @@ func FuzzReceive(f *testing.F) {
 	f.Add("?OTR|00000001|00001001|00002002,00001,00002,?OTR:AAQD,")
 	f.Add(query.AppendWhitespaceTag("hi", query.NewVersions(4)))
 	clk := newClock()
-	alice, bob := encryptedPair(f, clk)
 	fresh := newParty(f, "carol@example.org", "alice@example.org", 0x3003, clk, nil)
-	f.Fuzz(func(t *testing.T, msg string) {
-		fresh.conv.Receive(msg)
-		before := bob.conv.State()
-		bob.conv.Receive(msg)
-		if bob.conv.State() != before {
-			return // a valid state change (e.g. a query) is fine
+	// bob is in ENCRYPTED_MESSAGES with alice; dave is in WAITING_AUTH_I
+	// after a forged Identity message, with erin's session kept: erin's
+	// messages must still be read. Each is set up again when an input
+	// moved it to another state (a valid query or Identity message), and
+	// every 2000 runs to bound what the sessions accumulate.
+	var alice, bob, dave, erin *party
+	runs := 0
+	setup := func(tb testing.TB) {
+		if runs%2000 == 0 || bob.conv.State() != StateEncrypted {
+			alice, bob = encryptedPair(tb, clk)
 		}
-		if before != StateEncrypted {
-			return
+		if runs%2000 == 0 || dave.conv.State() != StateWaitingAuthI {
+			erin, dave = encryptedPair(tb, clk)
+			mallory := newParty(tb, "mallory@example.org", "alice@example.org", erin.tag, clk, nil)
+			id, _ := mallory.conv.StartInteractive()
+			if _, err := dave.conv.Receive(id.ToSend[0]); err != nil || dave.conv.State() != StateWaitingAuthI {
+				tb.Fatal(err)
+			}
+		}
+		runs++
+	}
+	setup(f)
+	f.Fuzz(func(t *testing.T, msg string) {
+		setup(t)
+		fresh.conv.Receive(msg)
+		dave.conv.Receive(msg)
+		if dave.conv.State() == StateWaitingAuthI {
+			out, err := erin.conv.Send("kept session")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := dave.conv.Receive(out.ToSend[0]); err != nil || got.Text != "kept session" {
+				t.Fatalf("kept session broken by %q: %v", msg, err)
+			}
+		}
+		bob.conv.Receive(msg)
+		if bob.conv.State() != StateEncrypted {
+			return // a valid state change (e.g. a query) is fine
 		}
 		out, err := alice.conv.Send("still fine")
 		if err != nil {

@@ -19,7 +19,7 @@ func freshPair(t *testing.T, clk *clock) (*party, *party) {
 		newParty(t, "bob@example.org", "alice@example.org", 0x2002, clk, nil)
 }
 
-func recv(t *testing.T, p *party, msg string) *Message {
+func recv(t testing.TB, p *party, msg string) *Message {
 	t.Helper()
 	out, err := p.conv.Receive(msg)
 	if err != nil {

@@ -22,6 +22,12 @@ type Config struct {
 	Now func() time.Time
 	// Limits bound what clients may do; zero fields take DefaultLimits.
 	Limits Limits
+	// Domains are the XMPP domains whose accounts may publish and query
+	// their storage (run a DAKE), and whose ensembles are handed out.
+	// Empty means the domain Name is a subdomain of (prekeys.example.org
+	// serves example.org), or Name itself when it has no dot. "*" serves
+	// every domain, federated ones included.
+	Domains []string
 }
 
 // Limits bound the resources one client can use.
@@ -32,8 +38,17 @@ type Limits struct {
 	// MaxStoredPerDevice is the most prekey messages stored per device.
 	MaxStoredPerDevice int
 	// MaxDevicesPerAccount is the most devices (instance tags) stored per
-	// bare JID.
+	// bare JID. When an account is full, a new device takes the slot of a
+	// dead one: a device whose client or prekey profile has expired, or
+	// that has had no prekey message left for DeviceIdleTimeout.
 	MaxDevicesPerAccount int
+	// DeviceIdleTimeout: a device without prekey messages whose last
+	// publication is this old gives up its slot to a new device.
+	DeviceIdleTimeout time.Duration
+	// MaxStorageBytes bounds everything stored for all accounts together
+	// (profiles and prekey messages, as encoded); a publication that would
+	// pass it is refused.
+	MaxStorageBytes int64
 	// RetrievalBurst and RetrievalInterval rate-limit ensemble retrievals
 	// per requester (bare JID): a bucket of RetrievalBurst tokens, one
 	// more every RetrievalInterval.
@@ -43,6 +58,11 @@ type Limits struct {
 	SessionTimeout time.Duration
 	// MaxSessions bounds the DAKEs in progress; the oldest is dropped.
 	MaxSessions int
+	// MaxFragmentBytes bounds the partial "?OTRP|" messages held for all
+	// senders together (each sender holds at most 2 × MaxBodyBytes); past
+	// it the sender that has been silent longest loses its partial
+	// messages.
+	MaxFragmentBytes int
 	// FragmentSize, when positive, splits outgoing messages longer than
 	// this into ?OTRP| fragments.
 	FragmentSize int
@@ -58,6 +78,9 @@ func DefaultLimits() Limits {
 		RetrievalInterval:    6 * time.Second,
 		SessionTimeout:       5 * time.Minute,
 		MaxSessions:          10000,
+		DeviceIdleTimeout:    30 * 24 * time.Hour,
+		MaxStorageBytes:      1 << 30,
+		MaxFragmentBytes:     16 << 20,
 	}
 }
 
@@ -83,6 +106,15 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxSessions <= 0 {
 		l.MaxSessions = d.MaxSessions
+	}
+	if l.DeviceIdleTimeout <= 0 {
+		l.DeviceIdleTimeout = d.DeviceIdleTimeout
+	}
+	if l.MaxStorageBytes <= 0 {
+		l.MaxStorageBytes = d.MaxStorageBytes
+	}
+	if l.MaxFragmentBytes <= 0 {
+		l.MaxFragmentBytes = d.MaxFragmentBytes
 	}
 	return l
 }

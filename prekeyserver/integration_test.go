@@ -419,3 +419,55 @@ func TestReconnect(t *testing.T) {
 		}
 	}
 }
+
+// TestIQErrors: through a real XMPP server, every IQ get or set the
+// component does not handle gets an error reply (RFC 6120 §8.2.3):
+// service-unavailable for ping, version and any set, item-not-found for
+// disco on an unknown node (XEP-0030); disco itself still answers
+// (issue 16, item 8).
+func TestIQErrors(t *testing.T) {
+	bed := testbed.Start(t, testbed.Options{Accounts: testbed.Users("alice"), Components: []testbed.Component{{Name: serverName}}})
+	startComponent(t, bed, t.TempDir(), Limits{})
+	alice := dialClient(t, bed, "alice", "laptop")
+	cases := []struct {
+		name string
+		typ  stanza.IQType
+		ns   string
+		el   string
+		node string
+		want stanza.Condition // "" for a result
+	}{
+		{"ping", stanza.GetIQ, "urn:xmpp:ping", "ping", "", stanza.ServiceUnavailable},
+		{"version", stanza.GetIQ, "jabber:iq:version", "query", "", stanza.ServiceUnavailable},
+		{"set", stanza.SetIQ, "jabber:iq:private", "query", "", stanza.ServiceUnavailable},
+		{"disco#info set", stanza.SetIQ, NSDiscoInfo, "query", "", stanza.ServiceUnavailable},
+		{"disco#info unknown node", stanza.GetIQ, NSDiscoInfo, "query", "nope", stanza.ItemNotFound},
+		{"disco#items unknown node", stanza.GetIQ, NSDiscoItems, "query", "nope", stanza.ItemNotFound},
+		{"disco#info", stanza.GetIQ, NSDiscoInfo, "query", "", ""},
+		{"disco#info fingerprint node", stanza.GetIQ, NSDiscoInfo, "query", prekey.FingerprintNode, ""},
+		{"disco#items", stanza.GetIQ, NSDiscoItems, "query", "", ""},
+	}
+	for _, tc := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		start := xml.StartElement{Name: xml.Name{Space: tc.ns, Local: tc.el}}
+		if tc.node != "" {
+			start.Attr = []xml.Attr{{Name: xml.Name{Local: "node"}, Value: tc.node}}
+		}
+		var sink struct{}
+		err := alice.sess.UnmarshalIQElement(ctx, xmlstream.Wrap(nil, start),
+			stanza.IQ{To: jid.MustParse(serverName), Type: tc.typ}, &sink)
+		cancel()
+		var se stanza.Error
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want == "":
+		case errors.As(err, &se):
+			if se.Condition != tc.want || se.Type != stanza.Cancel {
+				t.Errorf("%s: error %s/%s, want cancel/%s", tc.name, se.Type, se.Condition, tc.want)
+			}
+		default:
+			t.Errorf("%s: %v, want a %s error", tc.name, err, tc.want)
+		}
+	}
+}

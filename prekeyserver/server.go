@@ -1,6 +1,7 @@
 package prekeyserver
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -31,11 +32,17 @@ type Server struct {
 	key    *prekey.ServerKey
 	store  *store
 
-	mu         sync.Mutex
-	sessions   map[string]*session // by full JID
-	assemblers map[string]*assembler
-	limiter    *limiter
-	lastPrune  time.Time
+	// domains are the served domains (lower case); all serves every one.
+	domains map[string]bool
+	all     bool
+
+	mu           sync.Mutex
+	sessions     map[string]*session // by full JID
+	assemblers   map[string]*assembler
+	fragBytes    int // sum of the assemblers' charge
+	lastFragWarn time.Time
+	limiter      *limiter
+	lastPrune    time.Time
 }
 
 type session struct {
@@ -50,6 +57,91 @@ type assembler struct {
 	// refused as oversized: their later fragments are dropped silently,
 	// so the sender gets exactly one Failure.
 	refused map[string]bool
+	// charged is what this assembler counts in Server.fragBytes.
+	charged int
+}
+
+// Bookkeeping costs charged against MaxFragmentBytes besides the fragments
+// themselves: an assembler with its map entry and full JID, and one
+// remembered refused identifier.
+const (
+	assemblerOverhead = 512
+	refusedOverhead   = 64
+)
+
+// charge is what a holds, as counted against MaxFragmentBytes.
+func (a *assembler) charge(full string) int {
+	return a.a.Buffered() + assemblerOverhead + len(full) + refusedOverhead*len(a.refused)
+}
+
+// recharge brings fragBytes up to date with the assembler of full.
+func (s *Server) recharge(full string, a *assembler) {
+	c := a.charge(full)
+	s.fragBytes += c - a.charged
+	a.charged = c
+}
+
+// dropAssembler forgets the partial messages of full.
+func (s *Server) dropAssembler(full string) {
+	if a := s.assemblers[full]; a != nil {
+		s.fragBytes -= a.charged
+		delete(s.assemblers, full)
+	}
+}
+
+// boundFragments drops the partial messages of the senders silent the
+// longest until all of them fit in MaxFragmentBytes; keep is dropped only
+// if it alone does not fit.
+func (s *Server) boundFragments(keep string) {
+	for s.fragBytes > s.limits.MaxFragmentBytes {
+		victim := ""
+		var t time.Time
+		for k, a := range s.assemblers {
+			if k != keep && (victim == "" || a.last.Before(t)) {
+				victim, t = k, a.last
+			}
+		}
+		if victim == "" {
+			victim = keep
+		}
+		// Under attack this happens for every fragment: warn once a minute.
+		lvl := slog.LevelDebug
+		if now := s.cfg.Now(); now.Sub(s.lastFragWarn) >= time.Minute {
+			s.lastFragWarn, lvl = now, slog.LevelWarn
+		}
+		s.log.Log(context.Background(), lvl, "dropped partial fragmented messages: fragment memory limit", "of", victim,
+			"held", s.fragBytes, "limit", s.limits.MaxFragmentBytes)
+		s.dropAssembler(victim)
+		if victim == keep {
+			return
+		}
+	}
+}
+
+// FragmentBytes returns what the partial "?OTRP|" messages of all senders
+// hold, as MaxFragmentBytes counts it.
+func (s *Server) FragmentBytes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fragBytes
+}
+
+// StorageBytes returns what the storage holds, as MaxStorageBytes counts
+// it.
+func (s *Server) StorageBytes() int64 { return s.store.storageBytes() }
+
+// serves reports whether the server serves the domain of j.
+func (s *Server) serves(j jid.JID) bool {
+	return s.all || s.domains[strings.ToLower(j.Domainpart())]
+}
+
+// defaultDomain is the domain a component named name serves by default:
+// its parent domain, or name itself when it has no dot.
+func defaultDomain(name string) string {
+	if i := strings.IndexByte(name, '.'); i >= 0 && i < len(name)-1 {
+		return name[i+1:]
+	}
+	return name
 }
 
 // fragmentID returns the "identifier|sender" part of a "?OTRP|" fragment.
@@ -101,13 +193,33 @@ func New(cfg Config) (*Server, error) {
 	if created {
 		log.Info("created a new long-term key", "fingerprint", fp)
 	}
-	log.Info("prekey server ready", "name", cfg.Name, "fingerprint", fp, "data", cfg.DataDir)
-	return &Server{
+	srv := &Server{
 		cfg: cfg, limits: limits, log: log, key: key, store: st,
+		domains:    map[string]bool{},
 		sessions:   map[string]*session{},
 		assemblers: map[string]*assembler{},
 		limiter:    newLimiter(limits.RetrievalBurst, limits.RetrievalInterval),
-	}, nil
+	}
+	domains := cfg.Domains
+	if len(domains) == 0 {
+		domains = []string{defaultDomain(cfg.Name)}
+	}
+	for _, d := range domains {
+		if d == "*" {
+			srv.all = true
+			continue
+		}
+		j, err := jid.Parse(d)
+		if err != nil || strings.ContainsAny(d, "@/") {
+			st.close()
+			key.Wipe()
+			return nil, fmt.Errorf("prekeyserver: served domain %q is not a domain", d)
+		}
+		srv.domains[strings.ToLower(j.Domainpart())] = true
+	}
+	log.Info("prekey server ready", "name", cfg.Name, "fingerprint", fp, "data", cfg.DataDir,
+		"domains", domains, "stored_bytes", st.storageBytes())
+	return srv, nil
 }
 
 // Fingerprint returns the fingerprint of the server's long-term key.
@@ -160,6 +272,8 @@ func (s *Server) Handle(from jid.JID, body string) []string {
 			return nil
 		}
 		msg, done, err := a.a.Add(body, now)
+		s.recharge(full, a)
+		s.boundFragments(full)
 		if errors.Is(err, prekey.ErrTooLarge) {
 			log.Warn("refused an oversized fragmented message", "err", err)
 			if a.refused == nil {
@@ -168,18 +282,25 @@ func (s *Server) Handle(from jid.JID, body string) []string {
 			if len(a.refused) < 64 {
 				a.refused[id] = true
 			}
+			if s.assemblers[full] == a {
+				s.recharge(full, a)
+				s.boundFragments(full)
+			}
 			return s.send(s.abort(full, 0))
 		}
 		if err != nil {
 			// "Discard the (illegal) fragment": no answer to a fragment.
 			log.Warn("dropped a fragment", "err", err)
+			if a.a.Pending() == 0 && len(a.refused) == 0 && s.assemblers[full] == a {
+				s.dropAssembler(full) // nothing worth keeping for this sender
+			}
 			return nil
 		}
 		if !done {
 			return nil
 		}
-		if a.a.Pending() == 0 {
-			delete(s.assemblers, full)
+		if a.a.Pending() == 0 && s.assemblers[full] == a {
+			s.dropAssembler(full)
 		}
 		body = msg
 	}
@@ -198,7 +319,7 @@ func (s *Server) Handle(from jid.JID, body string) []string {
 	case prekey.TypeDAKE1:
 		return s.send(s.handleDAKE1(log, from, b, now))
 	case prekey.TypeDAKE3:
-		return s.send(s.handleDAKE3(log, from, b))
+		return s.send(s.handleDAKE3(log, from, b, now))
 	case prekey.TypeEnsembleQuery:
 		return s.send(s.handleQuery(log, from, b, now))
 	}
@@ -252,6 +373,16 @@ func peekTag(b []byte) otr4.InstanceTag {
 
 func (s *Server) handleDAKE1(log *slog.Logger, from jid.JID, b []byte, now time.Time) []byte {
 	full := from.String()
+	if !s.serves(from) {
+		// Not one of our users: no DAKE, no storage. Any DAKE this JID
+		// had is over too.
+		log.Warn("refused DAKE-1 from a domain this server does not serve", "domain", from.Domainpart())
+		if old := s.sessions[full]; old != nil {
+			old.s.Close()
+			delete(s.sessions, full)
+		}
+		return prekey.UnauthenticatedFailure(peekTag(b))
+	}
 	e := s.sessions[full]
 	if e == nil {
 		if len(s.sessions) >= s.limits.MaxSessions {
@@ -278,7 +409,7 @@ func (s *Server) handleDAKE1(log *slog.Logger, from jid.JID, b []byte, now time.
 	return d2
 }
 
-func (s *Server) handleDAKE3(log *slog.Logger, from jid.JID, b []byte) []byte {
+func (s *Server) handleDAKE3(log *slog.Logger, from jid.JID, b []byte, now time.Time) []byte {
 	full, bare := from.String(), from.Bare().String()
 	e := s.sessions[full]
 	if e == nil {
@@ -304,10 +435,13 @@ func (s *Server) handleDAKE3(log *slog.Logger, from jid.JID, b []byte) []byte {
 		return e.s.StorageStatus(uint32(n))
 	}
 	p := req.Publication
-	n, err := s.store.publish(bare, req.InstanceTag, req.ClientProfile, p)
+	n, reclaimed, err := s.store.publish(bare, req.InstanceTag, req.ClientProfile, p, now)
 	if err != nil {
 		log.Warn("publication not stored", "err", err)
 		return e.s.Failure()
+	}
+	if reclaimed > 0 {
+		log.Info("freed the slots of dead devices", "devices", reclaimed)
 	}
 	log.Info("publication stored", "prekey_messages", len(p.PrekeyMessages),
 		"client_profile", p.ClientProfile != nil, "prekey_profile", p.PrekeyProfile != nil, "stored", n)
@@ -329,6 +463,10 @@ func (s *Server) handleQuery(log *slog.Logger, from jid.JID, b []byte, now time.
 	target, err := jid.Parse(q.Identity)
 	if err != nil || !strings.Contains(q.Versions, "4") {
 		log.Info("no ensembles for an invalid identity or versions", "identity", q.Identity, "versions", q.Versions)
+		return none.Marshal()
+	}
+	if !s.serves(target) {
+		log.Info("no ensembles for a domain this server does not serve", "identity", q.Identity)
 		return none.Marshal()
 	}
 	ens, err := s.store.take(target.Bare().String(), now)
@@ -363,7 +501,7 @@ func (s *Server) prune(now time.Time) {
 	}
 	for k, a := range s.assemblers {
 		if now.Sub(a.last) > s.limits.SessionTimeout {
-			delete(s.assemblers, k)
+			s.dropAssembler(k)
 		}
 	}
 }

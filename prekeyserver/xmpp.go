@@ -168,34 +168,67 @@ type discoItems struct {
 }
 
 // handleIQ answers disco#info and disco#items as the spec's XMPP section
-// shows; other IQs get service-unavailable from Serve.
+// shows. Every other IQ of type get or set gets an error reply, as RFC 6120
+// §8.2.3 requires (mellium answers unhandled IQs itself only on client
+// streams, not on a component's): service-unavailable for a payload the
+// server does not handle (ping, version, any set), item-not-found for
+// disco on a node it does not have (XEP-0030 §3.1, §4.1), bad-request for
+// an IQ it cannot decode. Results and errors are never answered.
 func (s *Server) handleIQ(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	head, herr := stanza.NewIQ(*start)
+	if herr != nil || (head.Type != stanza.GetIQ && head.Type != stanza.SetIQ) {
+		return nil // no JID to answer, or a result or error: never answered
+	}
 	var iq iqQuery
 	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t))
 	if err := d.Decode(&iq); err != nil {
-		s.log.Warn("undecodable iq", "err", err)
-		return nil
+		s.log.Warn("undecodable iq", "from", head.From.String(), "err", err)
+		return s.iqError(t, head, stanza.Modify, stanza.BadRequest)
 	}
+	log := s.log.With("from", iq.From.String(), "type", string(iq.Type), "payload", iq.Query.XMLName.Space+" "+iq.Query.XMLName.Local)
 	if iq.Type != stanza.GetIQ {
-		return nil
+		log.Debug("iq set: service-unavailable")
+		return s.iqError(t, head, stanza.Cancel, stanza.ServiceUnavailable)
 	}
-	head := stanza.IQ{ID: iq.ID, From: jid.MustParse(s.cfg.Name), To: iq.From, Type: stanza.ResultIQ}
+	known := iq.Query.Node == "" || iq.Query.Node == prekey.FingerprintNode
+	res := stanza.IQ{ID: iq.ID, From: jid.MustParse(s.cfg.Name), To: iq.From, Type: stanza.ResultIQ}
 	switch iq.Query.XMLName {
 	case xml.Name{Space: NSDiscoInfo, Local: "query"}:
-		s.log.Debug("disco#info", "from", iq.From.String())
-		r := discoInfo{IQ: head}
+		if !known {
+			log.Debug("disco#info on an unknown node", "node", iq.Query.Node)
+			return s.iqError(t, head, stanza.Cancel, stanza.ItemNotFound)
+		}
+		log.Debug("disco#info")
+		r := discoInfo{IQ: res}
 		r.Query.Node = iq.Query.Node
 		r.Query.Identities = []discoIdentity{{Category: prekey.IdentityCategory, Type: prekey.IdentityType, Name: DiscoName}}
 		r.Query.Features = []discoFeature{{Var: NSDiscoInfo}, {Var: NSDiscoItems}, {Var: prekey.NSFeature}}
 		return t.Encode(r)
 	case xml.Name{Space: NSDiscoItems, Local: "query"}:
-		s.log.Debug("disco#items", "from", iq.From.String())
-		r := discoItems{IQ: head}
-		r.Query.Node = iq.Query.Node
-		if iq.Query.Node == "" || iq.Query.Node == prekey.FingerprintNode {
-			r.Query.Items = []discoItem{{JID: s.cfg.Name, Node: prekey.FingerprintNode, Name: prekey.FingerprintHex(s.key.Fingerprint())}}
+		if !known {
+			log.Debug("disco#items on an unknown node", "node", iq.Query.Node)
+			return s.iqError(t, head, stanza.Cancel, stanza.ItemNotFound)
 		}
+		log.Debug("disco#items")
+		r := discoItems{IQ: res}
+		r.Query.Node = iq.Query.Node
+		r.Query.Items = []discoItem{{JID: s.cfg.Name, Node: prekey.FingerprintNode, Name: prekey.FingerprintHex(s.key.Fingerprint())}}
 		return t.Encode(r)
+	}
+	log.Debug("unhandled iq: service-unavailable")
+	return s.iqError(t, head, stanza.Cancel, stanza.ServiceUnavailable)
+}
+
+// iqError answers the IQ req with an error of the given type and condition.
+func (s *Server) iqError(t xmlstream.TokenReadEncoder, req stanza.IQ, typ stanza.ErrorType, cond stanza.Condition) error {
+	to := req.From
+	req.From = req.To
+	if req.From.Equal(jid.JID{}) {
+		req.From = jid.MustParse(s.cfg.Name)
+	}
+	req.To, req.Type = to, stanza.ErrorIQ
+	if _, err := xmlstream.Copy(t, req.Wrap(stanza.Error{Type: typ, Condition: cond}.TokenReader())); err != nil {
+		return err
 	}
 	return nil
 }

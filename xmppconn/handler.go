@@ -453,6 +453,18 @@ type iqReply struct {
 	Payload any
 }
 
+// stanzaError is the <error/> child of an error reply (RFC 6120 §8.3).
+type stanzaError struct {
+	XMLName   xml.Name `xml:"error"`
+	Type      string   `xml:"type,attr"`
+	Condition conditionEl
+}
+
+type conditionEl struct{ XMLName xml.Name }
+
+// nsStanzas is the namespace of stanza error conditions.
+const nsStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
 func (c *Client) handleIQ(t xmlstream.TokenReadEncoder, b []byte) error {
 	q, err := decodeIQ(b)
 	if err != nil {
@@ -485,7 +497,10 @@ func (c *Client) handleIQ(t xmlstream.TokenReadEncoder, b []byte) error {
 		info := c.discoInfo()
 		node := q.DiscoInfo.Node
 		if node != "" && node != CapsNode+"#"+info.ver() {
-			return nil // item-not-found would be better; service-unavailable is sent
+			// XEP-0030 §3.1: a node the entity does not have (an old caps
+			// hash included) is item-not-found.
+			return t.Encode(iqReply{Type: "error", ID: q.ID, To: q.From,
+				Payload: stanzaError{Type: "cancel", Condition: conditionEl{XMLName: xml.Name{Space: nsStanzas, Local: "item-not-found"}}}})
 		}
 		info.Node = node
 		return reply(info)

@@ -2,14 +2,22 @@ package xmppconn_test
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 
 	"github.com/otrchat/otrchat/internal/testbed"
 	"github.com/otrchat/otrchat/xmppconn"
@@ -557,3 +565,81 @@ func TestArchiveStart(t *testing.T) {
 		}
 	})
 }
+
+// TestDiscoResponder: another device asks the client's disco#info
+// responder through the real server: the root and the current caps node
+// answer, a node the client does not have is item-not-found (XEP-0030
+// §3.1), ping answers and an unknown get is service-unavailable (RFC 6120
+// §8.2.3; issue 16, item 8).
+func TestDiscoResponder(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind testbed.Kind) {
+		srv := startServer(t, kind, "alice")
+		a := startDevice(t, config(srv, "alice", 0x1aaa0001))
+		cfg := config(srv, "alice", 0x1aaa0002)
+		cfg.Resource = "asker"
+		b := startDevice(t, cfg)
+		sess, err := b.c.Session()
+		if err != nil {
+			t.Fatal(err)
+		}
+		type discoResult struct {
+			XMLName  xml.Name `xml:"http://jabber.org/protocol/disco#info query"`
+			Node     string   `xml:"node,attr"`
+			Identity struct {
+				Category string `xml:"category,attr"`
+				Type     string `xml:"type,attr"`
+				Name     string `xml:"name,attr"`
+			} `xml:"identity"`
+			Features []struct {
+				Var string `xml:"var,attr"`
+			} `xml:"feature"`
+		}
+		ask := func(ns, local, node string, v any) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			start := xml.StartElement{Name: xml.Name{Space: ns, Local: local}}
+			if node != "" {
+				start.Attr = []xml.Attr{{Name: xml.Name{Local: "node"}, Value: node}}
+			}
+			return sess.UnmarshalIQElement(ctx, xmlstream.Wrap(nil, start),
+				stanza.IQ{To: a.c.LocalAddr(), Type: stanza.GetIQ}, v)
+		}
+		var root discoResult
+		if err := ask(nsDiscoInfo, "query", "", &root); err != nil || len(root.Features) == 0 {
+			t.Fatalf("disco#info: %+v %v", root, err)
+		}
+		// The node of alice's current caps hash (XEP-0115 §5.1, from the
+		// answer above) answers too.
+		vars := []string{}
+		for _, f := range root.Features {
+			vars = append(vars, f.Var)
+		}
+		slices.Sort(vars)
+		sum := sha1.Sum([]byte(fmt.Sprintf("%s/%s//%s<%s<", root.Identity.Category, root.Identity.Type, root.Identity.Name, strings.Join(vars, "<"))))
+		caps := xmppconn.CapsNode + "#" + base64.StdEncoding.EncodeToString(sum[:])
+		var r discoResult
+		if err := ask(nsDiscoInfo, "query", caps, &r); err != nil || r.Node != caps {
+			t.Fatalf("disco#info on the caps node %q: %+v %v", caps, r, err)
+		}
+		var ignored struct{}
+		for _, tc := range []struct {
+			what, ns, local, node string
+			want                  stanza.Condition
+		}{
+			{"disco#info on an unknown node", nsDiscoInfo, "query", "https://otrchat.invalid/caps#stale", stanza.ItemNotFound},
+			{"disco#info on another node", nsDiscoInfo, "query", "nope", stanza.ItemNotFound},
+			{"version", "jabber:iq:version", "query", "", stanza.ServiceUnavailable},
+		} {
+			err := ask(tc.ns, tc.local, tc.node, &ignored)
+			var se stanza.Error
+			if !errors.As(err, &se) || se.Condition != tc.want {
+				t.Errorf("%s: %v, want %s", tc.what, err, tc.want)
+			}
+		}
+		if err := ask("urn:xmpp:ping", "ping", "", &ignored); err != nil {
+			t.Errorf("ping: %v", err)
+		}
+	})
+}
+
+const nsDiscoInfo = "http://jabber.org/protocol/disco#info"

@@ -20,9 +20,11 @@ const usage = `usage: otrprekeyd [flags]
 Runs the OTRv4 prekey server as an XEP-0114 component.
 
 Flags override the TOML configuration file given with -config, whose keys
-are name, secret, secret_file, server, data_dir, log_level and a [limits]
-table (max_body_bytes, max_stored_per_device, max_devices_per_account,
-retrieval_burst, retrieval_interval, session_timeout, fragment_size).
+are name, secret, secret_file, server, data_dir, log_level, domains and a
+[limits] table (max_body_bytes, max_stored_per_device,
+max_devices_per_account, device_idle_timeout, max_storage_bytes,
+retrieval_burst, retrieval_interval, session_timeout, max_sessions,
+max_fragment_bytes, fragment_size).
 
 `
 
@@ -36,6 +38,7 @@ type options struct {
 	Server     string     `toml:"server"`
 	DataDir    string     `toml:"data_dir"`
 	LogLevel   string     `toml:"log_level"`
+	Domains    []string   `toml:"domains"`
 	Limits     limitsFile `toml:"limits"`
 
 	secret           string
@@ -47,18 +50,23 @@ type limitsFile struct {
 	MaxBodyBytes         int      `toml:"max_body_bytes"`
 	MaxStoredPerDevice   int      `toml:"max_stored_per_device"`
 	MaxDevicesPerAccount int      `toml:"max_devices_per_account"`
+	DeviceIdleTimeout    duration `toml:"device_idle_timeout"`
+	MaxStorageBytes      int64    `toml:"max_storage_bytes"`
 	RetrievalBurst       int      `toml:"retrieval_burst"`
 	RetrievalInterval    duration `toml:"retrieval_interval"`
 	SessionTimeout       duration `toml:"session_timeout"`
+	MaxSessions          int      `toml:"max_sessions"`
+	MaxFragmentBytes     int      `toml:"max_fragment_bytes"`
 	FragmentSize         int      `toml:"fragment_size"`
 }
 
 func (l limitsFile) limits() prekeyserver.Limits {
 	return prekeyserver.Limits{
 		MaxBodyBytes: l.MaxBodyBytes, MaxStoredPerDevice: l.MaxStoredPerDevice,
-		MaxDevicesPerAccount: l.MaxDevicesPerAccount, RetrievalBurst: l.RetrievalBurst,
+		MaxDevicesPerAccount: l.MaxDevicesPerAccount, DeviceIdleTimeout: time.Duration(l.DeviceIdleTimeout),
+		MaxStorageBytes: l.MaxStorageBytes, RetrievalBurst: l.RetrievalBurst,
 		RetrievalInterval: time.Duration(l.RetrievalInterval), SessionTimeout: time.Duration(l.SessionTimeout),
-		FragmentSize: l.FragmentSize,
+		MaxSessions: l.MaxSessions, MaxFragmentBytes: l.MaxFragmentBytes, FragmentSize: l.FragmentSize,
 	}
 }
 

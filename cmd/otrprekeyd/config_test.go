@@ -19,9 +19,14 @@ name = "prekeys.example.org"
 secret_file = "`+secret+`"
 data_dir = "/var/lib/otrprekeyd"
 log_level = "debug"
+domains = ["example.org", "example.net"]
 [limits]
 retrieval_burst = 5
 retrieval_interval = "30s"
+max_storage_bytes = 1073741824
+max_fragment_bytes = 1048576
+device_idle_timeout = "720h"
+max_sessions = 100
 `), 0o600)
 	o, err := parseArgs([]string{"-config", cfg, "-server", "127.0.0.1:5999"})
 	if err != nil {
@@ -31,8 +36,12 @@ retrieval_interval = "30s"
 		o.DataDir != "/var/lib/otrprekeyd" || o.level != slog.LevelDebug {
 		t.Fatalf("%+v", o)
 	}
-	if l := o.Limits.limits(); l.RetrievalBurst != 5 || l.RetrievalInterval != 30*time.Second {
+	if l := o.Limits.limits(); l.RetrievalBurst != 5 || l.RetrievalInterval != 30*time.Second || l.MaxStorageBytes != 1<<30 ||
+		l.MaxFragmentBytes != 1<<20 || l.DeviceIdleTimeout != 720*time.Hour || l.MaxSessions != 100 {
 		t.Fatalf("limits %+v", l)
+	}
+	if len(o.Domains) != 2 || o.Domains[1] != "example.net" {
+		t.Fatalf("domains %q", o.Domains)
 	}
 	// Flags override the file; the default server address.
 	o, err = parseArgs([]string{"-config", cfg, "-name", "other.example.org", "-log-level", "warn"})

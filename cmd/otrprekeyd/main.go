@@ -39,7 +39,8 @@ func main() {
 
 func run(o *options) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.level}))
-	srv, err := prekeyserver.New(prekeyserver.Config{Name: o.Name, DataDir: o.DataDir, Logger: log, Limits: o.Limits.limits()})
+	srv, err := prekeyserver.New(prekeyserver.Config{Name: o.Name, DataDir: o.DataDir, Logger: log,
+		Limits: o.Limits.limits(), Domains: o.Domains})
 	if err != nil {
 		return err
 	}

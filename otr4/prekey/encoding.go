@@ -103,3 +103,6 @@ func (a *Assembler) Add(frag string, now time.Time) (string, bool, error) {
 
 // Pending returns the number of partial messages held.
 func (a *Assembler) Pending() int { return a.a.Pending() }
+
+// Buffered returns the bytes of the fragments held for partial messages.
+func (a *Assembler) Buffered() int { return a.a.Buffered() }

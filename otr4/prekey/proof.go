@@ -6,7 +6,7 @@ import (
 	"io"
 	"math/big"
 
-	"filippo.io/bigmod"
+	"github.com/otrchat/otrchat/otr4/internal/bigmod"
 
 	"github.com/otrchat/otrchat/otr4/internal/curve"
 	"github.com/otrchat/otrchat/otr4/internal/dh"

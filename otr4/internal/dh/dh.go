@@ -2,8 +2,9 @@
 // (otrv4.md, "3072-bit Diffie-Hellman Parameters", "Generating ECDH and DH
 // keys", "Verifying that an integer is in the DH group"): the RFC 3526 group
 // with generator 2, 80-byte secret exponents and constant-time
-// exponentiation of secrets (filippo.io/bigmod). math/big is used only on
-// public values (the group membership check).
+// exponentiation of secrets (otr4/internal/bigmod, with a 3072-bit assembly
+// path on amd64). math/big is used only on public values (the group
+// membership check).
 package dh
 
 import (
@@ -12,7 +13,7 @@ import (
 	"io"
 	"math/big"
 
-	"filippo.io/bigmod"
+	"github.com/otrchat/otrchat/otr4/internal/bigmod"
 )
 
 // Sizes of the group.
@@ -120,17 +121,25 @@ func (k *PrivateKey) Public() *big.Int { return new(big.Int).Set(k.public) }
 // Secret returns a copy of the secret exponent (for storing prekey secrets).
 func (k *PrivateKey) Secret() []byte { return append([]byte(nil), k.secret[:]...) }
 
-// SharedSecret computes k_dh = peer^r mod dh_p after checking that peer is
-// in the group, serialised as a minimal big-endian unsigned integer (see
-// docs/spec-notes.md). The exponentiation is constant time in r.
+// SharedSecret computes k_dh = peer^r mod dh_p, serialised as a minimal
+// big-endian unsigned integer (see docs/spec-notes.md). The exponentiation is
+// constant time in r.
+//
+// peer must be a value that has passed IsGroupElement: the protocol checks
+// each received DH value once, when it parses the message that carries it,
+// and SharedSecret does not repeat the (costly) quadratic-residue test. It
+// still refuses values outside [g3, dh_p - g3] with ErrNotInGroup, which
+// keeps 0, 1 and dh_p - 1 (the elements of order 1 and 2) out whatever the
+// caller did.
 func (k *PrivateKey) SharedSecret(peer *big.Int) ([]byte, error) {
 	if k == nil || k.public == nil {
 		return nil, errors.New("dh: key was wiped")
 	}
-	if !IsGroupElement(peer) {
+	if peer == nil || peer.Cmp(g) < 0 || peer.Cmp(pMinusG) > 0 {
 		return nil, ErrNotInGroup
 	}
-	base, err := bigmod.NewNat().SetBytes(peer.Bytes(), modulus)
+	var buf [ModulusSize]byte
+	base, err := bigmod.NewNat().SetBytes(peer.FillBytes(buf[:]), modulus)
 	if err != nil {
 		return nil, ErrNotInGroup
 	}

@@ -77,9 +77,13 @@ func TestGroupCheckRejects(t *testing.T) {
 			t.Errorf("%s accepted", name)
 		}
 	}
+	// SharedSecret leaves the residue test to the parsers (each received
+	// value is checked once) but still refuses values out of range.
 	a, _ := GenerateKey(rand.Reader)
-	if _, err := a.SharedSecret(big.NewInt(1)); err != ErrNotInGroup {
-		t.Fatalf("SharedSecret(1) = %v", err)
+	for _, x := range []*big.Int{nil, big.NewInt(0), big.NewInt(1), new(big.Int).Sub(p, big.NewInt(1)), p} {
+		if _, err := a.SharedSecret(x); err != ErrNotInGroup {
+			t.Fatalf("SharedSecret(%v) = %v", x, err)
+		}
 	}
 }
 
@@ -136,6 +140,15 @@ func TestFixedBaseMatchesGeneric(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		e := make([]byte, SecretSize)
 		rand.Read(e)
+		exps = append(exps, e)
+	}
+	// Sixteen exponents that together pick every entry of every row of
+	// the comb: window i of exponent k holds (i + k) mod 16.
+	for k := range combEntries {
+		e := make([]byte, SecretSize)
+		for i := range combRows {
+			e[len(e)-1-i/2] |= byte((i+k)%combEntries) << (4 * (i % 2))
+		}
 		exps = append(exps, e)
 	}
 	for _, e := range exps {

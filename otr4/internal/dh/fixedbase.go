@@ -4,15 +4,17 @@ import (
 	"crypto/subtle"
 	"sync"
 
-	"filippo.io/bigmod"
+	"github.com/otrchat/otrchat/otr4/internal/bigmod"
 )
 
 // Fixed-base exponentiation g3^r for 80-byte secret exponents, used by
 // generateDH. A comb of 4-bit windows: table[i][j] = g3^(j * 16^i) for the
 // 160 windows of the exponent, so g3^r is the product of one entry per
 // window, 160 multiplications instead of about 800 for a generic
-// exponentiation. Each entry is picked by reading all 16 entries of its
-// row with a constant-time select, so neither the memory accesses nor the
+// exponentiation. The table is kept in the Montgomery domain, so each window
+// costs one Montgomery multiplication and the result leaves the domain once
+// at the end. Each entry is picked by reading all 16 entries of its row with
+// a constant-time select, so neither the memory accesses nor the
 // multiplications depend on r.
 const (
 	combWindow  = 4
@@ -22,43 +24,46 @@ const (
 
 var (
 	combOnce  sync.Once
-	combTable [][combEntries][]byte // big-endian, ModulusSize bytes each
+	combTable *[combRows][combEntries]*bigmod.Nat // Montgomery form: g3^(j*16^i) * R mod p
 )
 
 func buildComb() {
-	combTable = make([][combEntries][]byte, combRows)
-	base := bigmod.NewNat().ExpandFor(modulus)
-	base.SetBytes([]byte{2}, modulus)
-	for i := 0; i < combRows; i++ {
-		acc, _ := bigmod.NewNat().SetBytes([]byte{1}, modulus)
-		for j := 0; j < combEntries; j++ {
-			combTable[i][j] = acc.Bytes(modulus)
-			acc.Mul(base, modulus)
+	t := new([combRows][combEntries]*bigmod.Nat)
+	base := bigmod.NewNat().ExpandFor(modulus).Assign(1, gNat).ToMontgomery(modulus) // g3^(16^i), Montgomery form
+	one := bigmod.NewNat().ExpandFor(modulus)
+	one.SetBytes([]byte{1}, modulus)
+	one.ToMontgomery(modulus)
+	for i := range combRows {
+		t[i][0] = bigmod.NewNat().ExpandFor(modulus).Assign(1, one)
+		for j := 1; j < combEntries; j++ {
+			t[i][j] = bigmod.NewNat().ExpandFor(modulus).MontgomeryMul(t[i][j-1], base, modulus)
 		}
-		// base = base^16 for the next row; acc now holds base^16.
-		base = acc
+		base.MontgomeryMul(t[i][combEntries-1], base, modulus) // base^16
 	}
+	combTable = t
 }
 
 // fixedBaseExp returns g3^e mod p for an exponent of SecretSize bytes.
 func fixedBaseExp(e []byte) []byte {
 	combOnce.Do(buildComb)
-	acc, _ := bigmod.NewNat().SetBytes([]byte{1}, modulus)
-	entry := make([]byte, ModulusSize)
+	acc := bigmod.NewNat().ExpandFor(modulus)
 	sel := bigmod.NewNat().ExpandFor(modulus)
-	for i := 0; i < combRows; i++ {
+	for i := range combRows {
 		// Window i holds bits 4i..4i+3 of the big-endian exponent e.
 		b := e[len(e)-1-i/2]
-		w := int(b>>(4*(i%2))) & 0xF
-		clear(entry)
-		for j := 0; j < combEntries; j++ {
-			subtle.ConstantTimeCopy(subtle.ConstantTimeEq(int32(j), int32(w)), entry, combTable[i][j])
+		w := int32(b>>(4*(i%2))) & 0xF
+		row := &combTable[i]
+		for j := range combEntries {
+			sel.Assign(uint(subtle.ConstantTimeEq(int32(j), w)), row[j])
 		}
-		if _, err := sel.SetBytes(entry, modulus); err != nil {
-			panic("dh: comb table entry out of range")
+		if i == 0 {
+			acc.Assign(1, sel)
+			continue
 		}
-		acc.Mul(sel, modulus)
+		acc.MontgomeryMul(acc, sel, modulus)
 	}
-	clear(entry)
-	return acc.Bytes(modulus)
+	out := acc.FromMontgomery(modulus).Bytes(modulus)
+	acc.SetUint(0) // SetUint clears every limb: a wipe
+	sel.SetUint(0)
+	return out
 }

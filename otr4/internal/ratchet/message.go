@@ -18,9 +18,13 @@ const (
 	FlagIgnoreUnreadable byte = 0x01
 	// MaxCiphertext bounds the encrypted message of one data message.
 	MaxCiphertext = 1 << 20
-	// MaxRevealedKeys bounds the old MAC keys revealed in one message.
+	// MaxRevealedKeys bounds the old MAC keys revealed in one message we
+	// accept.
 	MaxRevealedKeys = 4096
-	macSize         = 64
+	// RevealBatch bounds the old MAC keys revealed in one message we send
+	// (64 KiB); the rest wait for the next messages.
+	RevealBatch = 1024
+	macSize     = 64
 )
 
 // ErrMalformed is returned for a data message that does not decode.
@@ -65,6 +69,30 @@ func (m *DataMessage) Marshal() []byte {
 	b := m.sections()
 	b = append(b, m.MAC...)
 	return wire.AppendData(b, m.RevealedMACs)
+}
+
+// Detach returns a copy of m that shares no memory with the buffer m was
+// parsed from and leaves out the revealed MAC keys (they are not
+// authenticated and play no part in decryption), for keeping m for later,
+// and the bytes that copy holds.
+func (m *DataMessage) Detach() (*DataMessage, int) {
+	d := *m
+	d.RevealedMACs = nil
+	auth := m.authenticated
+	if auth == nil {
+		auth = m.sections()
+	}
+	d.authenticated = append([]byte(nil), auth...)
+	d.Ciphertext = d.authenticated[len(d.authenticated)-len(m.Ciphertext):]
+	d.MAC = append([]byte(nil), m.MAC...)
+	if m.DH != nil {
+		d.DH = new(big.Int).Set(m.DH)
+	}
+	size := len(d.authenticated) + len(d.MAC) + 256 // the struct and the DH value's header
+	if d.DH != nil {
+		size += len(d.DH.Bits()) * 8
+	}
+	return &d, size
 }
 
 // IsDataMessage reports whether b starts like an OTRv4 data message.

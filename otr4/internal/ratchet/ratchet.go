@@ -71,6 +71,17 @@ type chain struct {
 	n     uint32
 }
 
+// markEvery spaces the chain keys kept ahead of the receiving chain.
+const markEvery = 32
+
+// chainMark is the chain key of message n of the receiving chain, kept so
+// that a later message beyond it does not derive the chain again from the
+// start (see recvKeyAt).
+type chainMark struct {
+	n   uint32
+	key [64]byte
+}
+
 // State is one side of a double ratchet.
 type State struct {
 	rand io.Reader
@@ -86,12 +97,16 @@ type State struct {
 	theirPub   [curve.PointSize]byte
 	theirDH    *big.Int
 
-	send       chain
-	sendID     uint32
-	sendDH     *big.Int // the DH public key attached to this ratchet's messages
-	sendReveal bool     // the next message is the ratchet's first
-	recv       chain
-	pn         uint32
+	send   chain
+	sendID uint32
+	sendDH *big.Int // the DH public key attached to this ratchet's messages
+	recv   chain
+	// marks are chain keys of the receiving chain ahead of recv, one every
+	// markEvery messages, derived for messages that asked for them
+	// (authenticated or not): every multiple of markEvery in (recv.n, M]
+	// for some M, ascending.
+	marks []chainMark
+	pn    uint32
 
 	expectRecvID uint32
 	nextSendID   uint32
@@ -107,6 +122,12 @@ type State struct {
 
 	sendSteps uint32
 	erased    bool
+
+	// unauthSteps counts the chain keys derived for messages before their
+	// authenticator was checked (for tests of the work a forgery costs).
+	unauthSteps uint64
+
+	observer func(SealObservation) // tests and vector generation only
 }
 
 // Init is what a DAKE hands to the ratchet.
@@ -287,7 +308,6 @@ func (s *State) sendRatchet() error {
 	}
 	s.send = chain{key: ck, valid: true}
 	s.sendID = id
-	s.sendReveal = true
 	s.needRatchet = false
 	s.sendSteps++
 	return nil
@@ -333,6 +353,10 @@ func (s *State) Seal(sender, receiver uint32, flags byte, plaintext []byte) (*Se
 	if s.erased {
 		return nil, ErrExpired
 	}
+	var before Observation
+	if s.observer != nil {
+		before = s.Observe()
+	}
 	if s.needRatchet {
 		if err := s.sendRatchet(); err != nil {
 			return nil, err
@@ -340,6 +364,9 @@ func (s *State) Seal(sender, receiver uint32, flags byte, plaintext []byte) (*Se
 	}
 	if !s.send.valid {
 		return nil, ErrNoChain
+	}
+	if s.observer != nil {
+		s.observeSeal(before)
 	}
 	mkEnc, mkMAC, extra := messageKeys(s.send.key[:])
 	m := &DataMessage{
@@ -349,11 +376,7 @@ func (s *State) Seal(sender, receiver uint32, flags byte, plaintext []byte) (*Se
 	}
 	m.Ciphertext = xorKeyStream(mkEnc, plaintext)
 	m.MAC = authenticator(mkMAC, m.sections())
-	if s.sendReveal {
-		m.RevealedMACs = s.reveal
-		s.reveal = nil
-		s.sendReveal = false
-	}
+	m.RevealedMACs = s.takeReveal()
 	s.send.key = nextChainKey(s.send.key)
 	s.send.n++
 	clear(mkEnc)
@@ -372,26 +395,94 @@ type pendingSkip struct {
 	keys skippedKeys
 }
 
-// skipTo derives the message keys of chain c from c.n up to (not
-// including) n, into out, and returns the chain key for message n.
-func (s *State) skipTo(c chain, ecdhPub [curve.PointSize]byte, n uint32, out []pendingSkip) ([64]byte, []pendingSkip, error) {
-	if uint64(n) > uint64(c.n)+uint64(s.cfg.MaxSkip) {
-		return [64]byte{}, nil, ErrTooManySkips
+// takeReveal removes up to RevealBatch MAC keys from the keys waiting to
+// be revealed and returns them, so that no message reveals more than a
+// receiver accepts (docs/spec-notes.md, "Revealing MAC keys").
+func (s *State) takeReveal() []byte {
+	if len(s.reveal) == 0 {
+		return nil
 	}
-	ck := c.key
-	for k := c.n; k < n; k++ {
+	n := min(len(s.reveal), RevealBatch*macSize)
+	out := append([]byte(nil), s.reveal[:n]...)
+	if n == len(s.reveal) {
+		s.reveal = nil
+	} else {
+		s.reveal = append([]byte(nil), s.reveal[n:]...)
+	}
+	return out
+}
+
+// skipKeys derives the message keys of messages from..to-1 of the chain
+// whose message from has chain key ck, for storing once the message that
+// skipped them is authenticated.
+func skipKeys(ck [64]byte, pub [curve.PointSize]byte, from, to uint32, out []pendingSkip) []pendingSkip {
+	for k := from; k < to; k++ {
 		var p pendingSkip
-		p.id = skippedID{ecdhPub, k}
+		p.id = skippedID{pub, k}
 		kdf.OTRv4.SumInto(p.keys.mkEnc[:], kdf.UsageMessageKey, ck[:])
 		kdf.OTRv4.SumInto(p.keys.extra[:], kdf.UsageExtraSymmKey, []byte{0xFF}, ck[:])
 		out = append(out, p)
 		ck = nextChainKey(ck)
 	}
-	return ck, out, nil
+	clear(ck[:])
+	return out
+}
+
+// walkChain returns the chain key of message n of a chain whose message
+// from has chain key ck: one KDF per message, nothing else, because the
+// message asking for it is not authenticated yet.
+func (s *State) walkChain(ck [64]byte, from, n uint32) [64]byte {
+	for k := from; k < n; k++ {
+		ck = nextChainKey(ck)
+		s.unauthSteps++
+	}
+	return ck
+}
+
+// recvKeyAt returns the chain key of message n (recv.n <= n <= recv.n +
+// MaxSkip) of the receiving chain. It starts from the nearest mark and
+// leaves a mark every markEvery messages, so that forged messages asking
+// for far messages of the chain cost the derivations once, not once each.
+func (s *State) recvKeyAt(n uint32) [64]byte {
+	from, ck := s.recv.n, s.recv.key
+	for _, mk := range s.marks {
+		if mk.n > n {
+			break
+		}
+		from, ck = mk.n, mk.key
+	}
+	for k := from; k < n; k++ {
+		ck = nextChainKey(ck)
+		s.unauthSteps++
+		if (k+1)%markEvery == 0 && (len(s.marks) == 0 || s.marks[len(s.marks)-1].n < k+1) {
+			s.marks = append(s.marks, chainMark{n: k + 1, key: ck})
+		}
+	}
+	return ck
+}
+
+// dropMarks wipes the marks up to message n (all of them for n = max).
+func (s *State) dropMarks(n uint32) {
+	i := 0
+	for i < len(s.marks) && s.marks[i].n <= n {
+		clear(s.marks[i].key[:])
+		i++
+	}
+	if i == len(s.marks) {
+		s.marks = nil
+		return
+	}
+	s.marks = append([]chainMark(nil), s.marks[i:]...)
 }
 
 // Open authenticates and decrypts a data message addressed to us. On any
-// error the state is unchanged.
+// error the state is unchanged (except for the marks of the receiving
+// chain, which only save work). Until the message is authenticated only
+// what its authenticator needs is derived: the chain keys up to its own
+// (one KDF each, from the nearest mark on the receiving chain) and, for a
+// new ratchet, the ECDH and DH secrets; the message keys of skipped
+// messages, and the skipped part of the previous chain, are derived only
+// once it is authenticated.
 func (s *State) Open(m *DataMessage) (*Opened, error) {
 	if s.erased {
 		return nil, ErrExpired
@@ -421,17 +512,19 @@ func (s *State) Open(m *DataMessage) (*Opened, error) {
 		if m.MessageID < s.recv.n {
 			return nil, ErrDuplicate
 		}
-		ck, pend, err := s.skipTo(s.recv, pub, m.MessageID, nil)
-		if err != nil {
-			return nil, err
+		if uint64(m.MessageID) > uint64(s.recv.n)+uint64(s.cfg.MaxSkip) {
+			return nil, ErrTooManySkips
 		}
+		ck := s.recvKeyAt(m.MessageID)
 		out, err := s.decrypt(ck, m)
 		if err != nil {
 			return nil, err
 		}
-		s.storeSkipped(pend)
+		s.storeSkipped(skipKeys(s.recv.key, pub, s.recv.n, m.MessageID, nil))
 		s.recv.key = nextChainKey(ck)
 		s.recv.n = m.MessageID + 1
+		clear(ck[:])
+		s.dropMarks(s.recv.n)
 		return out, nil
 	}
 
@@ -446,12 +539,9 @@ func (s *State) Open(m *DataMessage) (*Opened, error) {
 	if s.ourECDH == nil || (newDH && s.ourDH == nil) {
 		return nil, ErrUnknownChain
 	}
-	var pend []pendingSkip
-	if s.recv.valid && s.theirECDH != nil {
-		var err error
-		if _, pend, err = s.skipTo(s.recv, s.theirPub, m.PN, nil); err != nil {
-			return nil, err
-		}
+	skipPrev := s.recv.valid && s.theirECDH != nil
+	if (skipPrev && uint64(m.PN) > uint64(s.recv.n)+uint64(s.cfg.MaxSkip)) || uint64(m.MessageID) > uint64(s.cfg.MaxSkip) {
+		return nil, ErrTooManySkips
 	}
 	their, err := curve.NewIdentityPoint().SetBytes(pub[:])
 	if err != nil {
@@ -473,18 +563,28 @@ func (s *State) Open(m *DataMessage) (*Opened, error) {
 		kdf.OTRv4.SumInto(brace[:], kdf.UsageBraceKey, s.brace[:])
 	}
 	k := mixed(kECDH, brace[:])
+	clear(kECDH)
 	root, ck0 := deriveRatchetKeys(s.root[:], k)
 	clear(k)
-	ck, pend, err := s.skipTo(chain{key: ck0}, pub, m.MessageID, pend)
-	if err != nil {
-		return nil, err
-	}
+	ck := s.walkChain(ck0, 0, m.MessageID)
 	out, err := s.decrypt(ck, m)
 	if err != nil {
+		clear(root[:])
+		clear(ck0[:])
+		clear(ck[:])
+		clear(brace[:])
 		return nil, err
 	}
-	// Commit the new receiving ratchet.
+	// Commit the new receiving ratchet, storing the skipped keys of the
+	// previous chain and of this one.
+	var pend []pendingSkip
+	if skipPrev {
+		pend = skipKeys(s.recv.key, s.theirPub, s.recv.n, m.PN, nil)
+	}
+	pend = skipKeys(ck0, pub, 0, m.MessageID, pend)
+	clear(ck0[:])
 	s.storeSkipped(pend)
+	s.dropMarks(^uint32(0))
 	s.root = root
 	s.brace = brace
 	s.theirECDH = their
@@ -497,6 +597,7 @@ func (s *State) Open(m *DataMessage) (*Opened, error) {
 	s.ourECDH.Wipe()
 	s.ourECDH = nil
 	s.recv = chain{key: nextChainKey(ck), valid: true, n: m.MessageID + 1}
+	clear(ck[:])
 	s.nextSendID = m.RatchetID + 1
 	s.expectRecvID = m.RatchetID + 2
 	s.needRatchet = true
@@ -507,13 +608,14 @@ func (s *State) Open(m *DataMessage) (*Opened, error) {
 
 // decrypt checks the MAC with the keys of chain key ck and decrypts.
 func (s *State) decrypt(ck [64]byte, m *DataMessage) (*Opened, error) {
-	mkEnc, mkMAC, extra := messageKeys(ck[:])
+	mkEnc := kdf.KDF(kdf.UsageMessageKey, 64, ck[:])
+	mkMAC := kdf.KDF(kdf.UsageMACKey, 64, mkEnc)
 	if subtle.ConstantTimeCompare(authenticator(mkMAC, m.authenticated), m.MAC) != 1 {
 		clear(mkEnc)
 		clear(mkMAC)
-		clear(extra)
 		return nil, ErrMAC
 	}
+	extra := kdf.KDF(kdf.UsageExtraSymmKey, 64, []byte{0xFF}, ck[:])
 	pt := xorKeyStream(mkEnc, m.Ciphertext)
 	clear(mkEnc)
 	s.reveal = append(s.reveal, mkMAC...)
@@ -577,6 +679,7 @@ func (s *State) Erase() []byte {
 	clear(s.brace[:])
 	clear(s.send.key[:])
 	clear(s.recv.key[:])
+	s.dropMarks(^uint32(0))
 	for _, k := range []*curve.PrivateKey{s.ourECDH, s.nextECDH} {
 		if k != nil {
 			k.Wipe()
@@ -647,26 +750,36 @@ func NewOfflineReceiver(r io.Reader, cfg Config, in Init) (*State, error) {
 // change means a new ECDH key was made (used for session expiry).
 func (s *State) Steps() uint64 { return s.recvGen + uint64(s.sendSteps) }
 
-// SealAndErase seals a last message (the TLV 1 of session expiry) that
-// reveals every MAC key still unrevealed, including those of all stored
-// skipped message keys, and then erases the state.
-func (s *State) SealAndErase(sender, receiver uint32, flags byte, plaintext []byte) (*Sealed, error) {
+// SealAndErase seals the last message of a session (the TLV 1 of ending
+// it or of session expiry) so that every MAC key still unrevealed is
+// revealed, including those of all stored skipped message keys, and then
+// erases the state. When more keys wait than one message may reveal
+// (RevealBatch), heartbeats (empty, IGNORE_UNREADABLE) carrying the rest
+// come first: send every returned message, in order.
+func (s *State) SealAndErase(sender, receiver uint32, flags byte, plaintext []byte) ([]*Sealed, error) {
 	if s.erased {
 		return nil, ErrExpired
 	}
 	for id := range s.skipped {
 		s.dropSkipped(id)
 	}
-	pending := s.reveal
-	s.reveal = nil
-	out, err := s.Seal(sender, receiver, flags, plaintext)
+	var out []*Sealed
+	for len(s.reveal) > RevealBatch*macSize {
+		hb, err := s.Seal(sender, receiver, FlagIgnoreUnreadable, nil)
+		if err != nil {
+			s.Erase()
+			return nil, err
+		}
+		clear(hb.ExtraKey)
+		hb.ExtraKey = nil
+		out = append(out, hb)
+	}
+	last, err := s.Seal(sender, receiver, flags, plaintext)
+	s.Erase()
 	if err != nil {
-		s.Erase()
 		return nil, err
 	}
-	out.Message.RevealedMACs = append(pending, out.Message.RevealedMACs...)
-	s.Erase()
-	return out, nil
+	return append(out, last), nil
 }
 
 // Authenticate computes the data message authenticator of m with macKey.

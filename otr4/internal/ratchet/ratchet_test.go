@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/otrchat/otrchat/otr4/internal/curve"
@@ -293,5 +294,165 @@ func BenchmarkSwitchingDirection(b *testing.B) {
 			b.Fatal(err)
 		}
 		from, to = to, from
+	}
+}
+
+// TestRevealInBatches: after receiving more messages than a receiver
+// accepts revealed keys in one message, the replies reveal them in
+// batches, each message within what ParseDataMessage accepts, and
+// together every key.
+func TestRevealInBatches(t *testing.T) {
+	a, b := pair(t)
+	const n = MaxRevealedKeys + 1000
+	for i := range n {
+		if _, err := open(b, seal(t, a, fmt.Sprintf("m%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.PendingReveal() != n {
+		t.Fatalf("%d keys to reveal, want %d", b.PendingReveal(), n)
+	}
+	revealed := 0
+	for i := 0; b.PendingReveal() > 0; i++ {
+		w := seal(t, b, "reply")
+		m, err := ParseDataMessage(w)
+		if err != nil {
+			t.Fatalf("reply %d refused: %v", i, err)
+		}
+		if k := len(m.RevealedMACs) / 64; k > RevealBatch || k == 0 {
+			t.Fatalf("reply %d reveals %d keys", i, k)
+		}
+		revealed += len(m.RevealedMACs) / 64
+		if got, err := open(a, w); err != nil || got != "reply" {
+			t.Fatal(got, err)
+		}
+	}
+	if revealed != n {
+		t.Fatalf("revealed %d keys, want %d", revealed, n)
+	}
+}
+
+// TestSealAndEraseInBatches: the last message of a session reveals every
+// pending and stored key, in as many messages as it takes.
+func TestSealAndEraseInBatches(t *testing.T) {
+	a, b := pair(t)
+	const n = MaxRevealedKeys + 100
+	for range n {
+		open(b, seal(t, a, "x"))
+	}
+	seal(t, a, "lost")
+	open(b, seal(t, a, "after")) // stores the key of "lost"
+	out, err := b.SealAndErase(0x101, 0x100, FlagIgnoreUnreadable, []byte("bye"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	revealed := 0
+	for i, s := range out {
+		m, err := ParseDataMessage(s.Message.Marshal())
+		if err != nil {
+			t.Fatalf("message %d of %d refused: %v", i, len(out), err)
+		}
+		revealed += len(m.RevealedMACs) / 64
+		got, err := a.Open(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]string{true: "bye", false: ""}[i == len(out)-1]; string(got.Plaintext) != want {
+			t.Fatalf("message %d: %q", i, got.Plaintext)
+		}
+	}
+	if revealed != n+2 {
+		t.Fatalf("revealed %d keys, want %d", revealed, n+2)
+	}
+	if !b.erased {
+		t.Fatal("not erased")
+	}
+}
+
+// forge returns a copy of the data message w with another message id,
+// previous chain number and (when newKey) ECDH key, and a random MAC.
+func forge(t *testing.T, w []byte, newKey bool, pn, id uint32) *DataMessage {
+	t.Helper()
+	m, err := ParseDataMessage(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if newKey {
+		k, _ := curve.GenerateKey(rand.Reader)
+		copy(m.ECDH[:], k.PublicBytes())
+	}
+	m.PN, m.MessageID = pn, id
+	m.MAC = make([]byte, 64)
+	rand.Read(m.MAC)
+	m.authenticated = nil
+	return m
+}
+
+// TestForgeryWorkBounded: a forged message costs at most the chain keys
+// up to its own, derived once: on the current chain a second forgery that
+// far costs fewer than markEvery derivations, and a forged new ratchet
+// derives nothing of the previous chain.
+func TestForgeryWorkBounded(t *testing.T) {
+	a, b := pair(t)
+	open(b, seal(t, a, "first"))
+	genuine := seal(t, a, "genuine")
+	for i := range 20 {
+		before := b.unauthSteps
+		if _, err := b.Open(forge(t, genuine, false, 0, 1+uint32(DefaultConfig.MaxSkip)-uint32(i))); !errors.Is(err, ErrMAC) {
+			t.Fatal(err)
+		}
+		limit := uint64(DefaultConfig.MaxSkip)
+		if i > 0 {
+			limit = markEvery
+		}
+		if d := b.unauthSteps - before; d > limit {
+			t.Fatalf("forgery %d on the current chain derived %d chain keys", i, d)
+		}
+	}
+	if got, err := open(b, genuine); err != nil || got != "genuine" {
+		t.Fatal(got, err)
+	}
+	// A new ratchet claiming 1000 skipped messages on each chain.
+	open(a, seal(t, b, "turn"))
+	next := seal(t, a, "next")
+	for i := range 3 {
+		before := b.unauthSteps
+		if _, err := b.Open(forge(t, next, true, 2+uint32(DefaultConfig.MaxSkip), 7)); !errors.Is(err, ErrMAC) {
+			t.Fatal(err)
+		}
+		if d := b.unauthSteps - before; d != 7 {
+			t.Fatalf("forged new ratchet %d derived %d chain keys, want 7", i, d)
+		}
+	}
+	if got, err := open(b, next); err != nil || got != "next" {
+		t.Fatal(got, err)
+	}
+}
+
+// TestSkippedKeysAfterMarks: messages skipped past marks left by forgeries
+// are still read, in any order.
+func TestSkippedKeysAfterMarks(t *testing.T) {
+	a, b := pair(t)
+	var ms [][]byte
+	for i := range 200 {
+		ms = append(ms, seal(t, a, fmt.Sprintf("m%d", i)))
+	}
+	if _, err := b.Open(forge(t, ms[0], false, 0, 150)); !errors.Is(err, ErrMAC) {
+		t.Fatal(err)
+	}
+	order := []int{70, 5, 199, 64, 63, 0, 150, 96, 97, 1}
+	for _, i := range order {
+		if got, err := open(b, ms[i]); err != nil || got != fmt.Sprintf("m%d", i) {
+			t.Fatalf("m%d: %q %v", i, got, err)
+		}
+	}
+	for i := range ms {
+		if got, err := open(b, ms[i]); err == nil && slices.Contains(order, i) {
+			t.Fatalf("m%d read twice", i)
+		} else if err != nil && !slices.Contains(order, i) {
+			t.Fatalf("m%d: %v", i, err)
+		} else if err == nil && got != fmt.Sprintf("m%d", i) {
+			t.Fatalf("m%d: %q", i, got)
+		}
 	}
 }
