@@ -18,6 +18,7 @@ import (
 //	accounts/<H(account)>/servers/<H(server)>             PinnedServer
 //	accounts/<H(account)>/trust/<H(contact, fingerprint)> TrustDecision
 //	accounts/<H(account)>/contacts/<H(contact)>           contactRecord
+//	accounts/<H(account)>/seen-prekeys/<H(digest)>        seenPrekeyRecord
 //
 // H is the keyed name hash of seal.go. The AEAD's additional data already stops records from
 // being moved; this check catches a store written with inconsistent names.
@@ -44,6 +45,9 @@ func checkSlot(k *keys, path [][]byte, key []byte, rec record) error {
 	case n == 3 && bytes.Equal(path[2], bucketTrust):
 		r, is := rec.(*TrustDecision)
 		ok = is && bytes.Equal(key, k.trustKey(r.Contact, r.Fingerprint))
+	case n == 3 && bytes.Equal(path[2], bucketSeen):
+		r, is := rec.(*seenPrekeyRecord)
+		ok = is && bytes.Equal(key, k.seenKey(r.Digest))
 	case n == 3 && bytes.Equal(path[2], bucketContacts):
 		r, is := rec.(*contactRecord)
 		ok = is && len(r.Devices) > 0 && bytes.Equal(key, k.contactKey(r.Contact))

@@ -76,6 +76,9 @@ type Config struct {
 	// nil (an error when the store has none).
 	V3Key        *otr3.PrivateKey
 	V3Compatible bool
+	// DeviceListAccess is the access model of the account's device list:
+	// "open" (the default) or "presence" (docs/device-list.md).
+	DeviceListAccess string
 
 	// PrekeyServer is the prekey server to use; zero: discovered.
 	PrekeyServer jid.JID
@@ -258,7 +261,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m.pep, err = pep.New(m.client, pep.Device{Tag: m.tag, Label: truncateLabel(m.label)},
-		pep.Options{RequestTimeout: cfg.RequestTimeout, Rand: cfg.Rand, Logger: cfg.Logger.With("part", "pep")})
+		pep.Options{RequestTimeout: cfg.RequestTimeout, AccessModel: cfg.DeviceListAccess, Rand: cfg.Rand, Logger: cfg.Logger.With("part", "pep")})
 	if err != nil {
 		return nil, err
 	}
