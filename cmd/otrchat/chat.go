@@ -19,10 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"mellium.im/xmpp/jid"
-
 	"github.com/otrchat/otrchat/config"
-	"github.com/otrchat/otrchat/instancetag"
 	"github.com/otrchat/otrchat/keystore"
 	"github.com/otrchat/otrchat/session"
 	"github.com/otrchat/otrchat/ui"
@@ -234,35 +231,15 @@ func openLog(cfg *config.Config, line bool, e env) (*slog.Logger, func(), error)
 }
 
 // sessionConfig turns the configuration of one account into the session
-// layer's.
+// layer's: the policies through session.ApplyConfig, the connection and the
+// key store here.
 func sessionConfig(cfg *config.Config, a config.Account, password string, s *keystore.Store, logger *slog.Logger) (session.Config, error) {
-	acct, err := jid.Parse(a.JID)
-	if err != nil {
-		return session.Config{}, err
-	}
 	if a.TLS == config.TLSDirect {
 		return session.Config{}, errors.New(`tls = "direct" is not supported yet; use "starttls"`)
 	}
-	sc := session.Config{
-		Account: acct.Bare(), Password: password, Store: s, Logger: logger,
-		Resource: cfg.Resource, Policy: instancetag.Policy(cfg.Policy.Instance),
-		Offline: cfg.OTR.Mode != config.ModeInteractiveOnly, ErrorStartAKE: cfg.OTR.ErrorStartAKE,
-		Encryption:     encryption(cfg.OTR.RequireEncryption, cfg.OTR.WhitespaceTag),
-		PrekeyTarget:   cfg.PrekeyServer.BatchSize,
-		RequestTimeout: cfg.PrekeyServer.Timeout.Duration,
-	}
-	if a.Resource != "" {
-		sc.Resource = a.Resource
-	}
-	sc.Label = sc.Resource
-	sc.PrekeyThreshold = cfg.PrekeyServer.RefillThreshold
-	if sc.PrekeyThreshold >= sc.PrekeyTarget {
-		sc.PrekeyThreshold = sc.PrekeyTarget / 2
-	}
-	if pk := firstNonEmpty(a.PrekeyServer, cfg.PrekeyServer.JID); pk != "" {
-		if sc.PrekeyServer, err = jid.Parse(pk); err != nil {
-			return session.Config{}, err
-		}
+	sc := session.Config{Password: password, Store: s, Logger: logger}
+	if err := session.ApplyConfig(&sc, cfg, a); err != nil {
+		return session.Config{}, err
 	}
 	if a.Server != "" {
 		port := a.Port
@@ -282,40 +259,7 @@ func sessionConfig(cfg *config.Config, a config.Account, password string, s *key
 		}
 	}
 	if a.InsecureSkipVerify {
-		sc.TLS = &tls.Config{ServerName: acct.Domainpart(), InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
-	}
-	sc.Contacts = map[string]session.ContactSettings{}
-	for _, cp := range cfg.Contacts {
-		cs := session.ContactSettings{Policy: instancetag.Policy(cp.Instance)}
-		if cp.RequireEncryption != nil {
-			cs.Encryption = encryption(*cp.RequireEncryption, cfg.OTR.WhitespaceTag)
-		}
-		cj, err := jid.Parse(cp.JID)
-		if err != nil {
-			return session.Config{}, fmt.Errorf("contact %q: %w", cp.JID, err)
-		}
-		sc.Contacts[cj.Bare().String()] = cs
+		sc.TLS = &tls.Config{ServerName: sc.Account.Domainpart(), InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
 	}
 	return sc, nil
-}
-
-// encryption maps the configuration's require_encryption and
-// whitespace_tag to an encryption policy.
-func encryption(require, whitespace bool) session.EncryptionPolicy {
-	switch {
-	case require:
-		return session.EncryptAlways
-	case whitespace:
-		return session.EncryptOpportunistic
-	}
-	return session.EncryptManual
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
