@@ -385,3 +385,19 @@ func TestTUIScrollbackAndAltArrows(t *testing.T) {
 	h.scr.InjectKey(tcell.KeyRight, 0, tcell.ModAlt)
 	h.waitFor(" 2: bob@localhost ", "line-60")
 }
+
+func TestTUIClearAndClose(t *testing.T) {
+	f := newFake()
+	h := startTUI(t, f, 100, 24)
+	h.enter("/win bob")
+	f.emit(&session.MessageEvent{Contact: bob, From: bobPhone, Text: "to be cleared", Encrypted: true, Version: 4, Trust: session.Verified})
+	h.waitFor("to be cleared")
+	h.enter("/clear")
+	h.waitGone("to be cleared")
+	h.enter("/win list")
+	h.waitFor("1: console", "2: bob@localhost")
+	h.enter("/close")
+	h.waitFor(" 1: console ", "[1:console]")
+	h.enter("/close")
+	h.waitFor("the console window cannot be closed")
+}
