@@ -196,7 +196,7 @@ func (m *Manager) startDevices(ctx context.Context, account jid.JID, tags []uint
 // A contact that publishes no device list gets a query message.
 func (m *Manager) StartOTR(ctx context.Context, c jid.JID) error {
 	c = c.Bare()
-	m.ensureList(ctx, c)
+	m.refreshList(ctx, c)
 	m.mu.Lock()
 	ct := m.contact(c)
 	ins := m.instances(ct)

@@ -177,6 +177,13 @@ func (m *Manager) ensureList(ctx context.Context, account jid.JID) {
 	if known {
 		return
 	}
+	m.refreshList(ctx, account)
+}
+
+// refreshList reads an account's device list from its PEP node, whatever
+// is cached, for commands that must not act on a stale list. Called
+// without m.mu.
+func (m *Manager) refreshList(ctx context.Context, account jid.JID) {
 	fctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
 	defer cancel()
 	if _, err := m.pep.Fetch(fctx, account.Bare()); err != nil {
