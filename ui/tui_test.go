@@ -401,3 +401,18 @@ func TestTUIClearAndClose(t *testing.T) {
 	h.enter("/close")
 	h.waitFor("the console window cannot be closed")
 }
+
+// An OTRv3 conversation says so plainly: in the state line, the status
+// bar, every message and the warning.
+func TestTUIShowsOTRv3(t *testing.T) {
+	f := newFake()
+	h := startTUI(t, f, 150, 30)
+	f.emit(&session.ConnectionEvent{Online: true, Addr: jid.MustParse("alice@localhost/desk"), Resumable: true})
+	h.enter("/win bob")
+	h.waitFor(" 2: bob@localhost ")
+	f.setDevice(bob, session.DeviceInfo{Device: bobPhone, Online: true, State: session.Encrypted, Version: 3, Fingerprint: "12345678 9ABCDEF0 12345678 9ABCDEF0 12345678", Trust: session.Untrusted, Listed: true})
+	f.emit(&session.StateEvent{Contact: bob, Device: bobPhone, State: session.Encrypted, Prev: session.Starting, Version: 3})
+	f.emit(&session.WarningEvent{Contact: bob, Device: bobPhone, Kind: session.WarnOTRv3, Text: "this conversation uses OTR version 3: no offline messages, weaker cryptography"})
+	f.emit(&session.MessageEvent{Contact: bob, From: bobPhone, Text: "from pidgin", Encrypted: true, Version: 3, Trust: session.Untrusted, Time: time.Now()})
+	h.waitFor("is encrypted (OTRv3)", "OTRv3 UNTRUSTED", "[OTRv3 UNTRUSTED] bob (phone 1a2b3c4d): from pidgin", "uses OTR version 3")
+}
