@@ -102,7 +102,23 @@ type OTR struct {
 	RequireEncryption bool  `toml:"require_encryption"`
 	WhitespaceTag     bool  `toml:"whitespace_tag"`
 	ErrorStartAKE     bool  `toml:"error_start_ake"`
+	// DeviceListAccess is who may read the account's device list (PEP access model).
+	DeviceListAccess DeviceListAccess `toml:"device_list_access"`
 }
+
+// DeviceListAccess is the XEP-0060 access model of the account's OTRv4 device list
+// (docs/device-list.md).
+type DeviceListAccess string
+
+// Device-list access models.
+const (
+	// DeviceListOpen lets anyone read the list, as XEP-0364 requires, so that a first
+	// conversation can start before a presence subscription exists (default).
+	DeviceListOpen DeviceListAccess = "open"
+	// DeviceListPresence lets only contacts with a presence subscription read it: strangers
+	// cannot count the account's devices or see when they change.
+	DeviceListPresence DeviceListAccess = "presence"
+)
 
 // UI configures the terminal interface.
 type UI struct {

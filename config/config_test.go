@@ -121,6 +121,7 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"key after multi-line string", "[ui]\ntimestamp_format = \"\"\"\nlevel = 1\n\"\"\"\nthme = \"x\"\n", 5, "ui.thme"},
 		{"duplicate account", "[[account]]\njid = \"a@b\"\n[[account]]\njid = \"A@b\"\n", 4, "account[1].jid"},
 		{"quoted unknown key", "[log]\n\"lvl\" = \"x\"\n", 2, "log.lvl"},
+		{"bad device list access", "[otr]\nmode = \"standalone\"\ndevice_list_access = \"roster\"\n", 3, "otr.device_list_access"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,6 +155,18 @@ func fmtInt(i int) string {
 		if i == 0 {
 			return string(b)
 		}
+	}
+}
+
+// TestDeviceListAccess: "open" by default (XEP-0364), "presence" on request.
+func TestDeviceListAccess(t *testing.T) {
+	c, err := Parse("test.toml", []byte("[otr]\nmode = \"standalone\"\n"), testEnv)
+	if err != nil || c.OTR.DeviceListAccess != DeviceListOpen {
+		t.Fatalf("default: %q, %v", c.OTR.DeviceListAccess, err)
+	}
+	c, err = Parse("test.toml", []byte("[otr]\ndevice_list_access = \"presence\"\n"), testEnv)
+	if err != nil || c.OTR.DeviceListAccess != DeviceListPresence {
+		t.Fatalf("presence: %q, %v", c.OTR.DeviceListAccess, err)
 	}
 }
 

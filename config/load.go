@@ -73,7 +73,8 @@ func Defaults(env Env) (*Config, error) {
 		PrekeyServer: PrekeyServer{RefillThreshold: DefaultRefillThreshold, BatchSize: DefaultBatchSize,
 			Timeout: Duration{DefaultPrekeyTimeout}},
 		Policy: Policy{Instance: InstanceBest},
-		OTR:    OTR{Mode: ModeStandalone, Versions: []int{4}, RequireEncryption: true, ErrorStartAKE: true},
+		OTR: OTR{Mode: ModeStandalone, Versions: []int{4}, RequireEncryption: true, ErrorStartAKE: true,
+			DeviceListAccess: DeviceListOpen},
 		UI: UI{Theme: "dark", Timestamps: true, TimestampFormat: DefaultTimestampFormat, Notifications: "bell",
 			HistoryLines: DefaultHistoryLines},
 		Log: Log{Level: "info", File: filepath.Join(state, "otrchat.log")},
@@ -301,6 +302,9 @@ func (c *Config) validate(file string, ix *lineIndex) error {
 		case v != 3 && v != 4:
 			bad("otr.versions", "unknown protocol version %d (allowed: 3, 4)", v)
 		}
+	}
+	if c.OTR.DeviceListAccess != DeviceListOpen && c.OTR.DeviceListAccess != DeviceListPresence {
+		bad("otr.device_list_access", "%q is not one of \"open\", \"presence\"", c.OTR.DeviceListAccess)
 	}
 	if !slices.Contains([]string{"dark", "light", "mono"}, c.UI.Theme) {
 		bad("ui.theme", "%q is not one of \"dark\", \"light\", \"mono\"", c.UI.Theme)

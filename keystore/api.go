@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -364,8 +366,9 @@ func (s *Store) PrekeyProfile(account string, tag uint32) (PrekeyProfile, error)
 }
 
 // AddPrekeySecrets stores the secrets of newly published prekey messages, all or none. An
-// identifier that is already stored (ErrInvalid) or was ever taken (ErrPrekeyUsed) is refused,
-// so a used prekey secret can never come back.
+// identifier that is already stored (ErrInvalid) or was taken while its marker still matters
+// (ErrPrekeyUsed; see TakePrekeySecret) is refused, so a used prekey secret cannot come back
+// into use. Markers that no longer matter are pruned in the same transaction.
 func (s *Store) AddPrekeySecrets(account string, tag uint32, secrets ...PrekeySecret) error {
 	for i := range secrets {
 		p := &secrets[i]
@@ -383,6 +386,9 @@ func (s *Store) AddPrekeySecrets(account string, tag uint32, secrets ...PrekeySe
 		}
 		used, err := t.deviceSub(account, tag, bucketUsed, true)
 		if err != nil {
+			return err
+		}
+		if _, err := t.pruneUsed(used, s.opts.Now()); err != nil {
 			return err
 		}
 		for i := range secrets {
@@ -404,6 +410,10 @@ func (s *Store) AddPrekeySecrets(account string, tag uint32, secrets ...PrekeySe
 // TakePrekeySecret returns the secrets of prekey message id and, in the same transaction,
 // deletes them and records the identifier as used. Once it returned, no crash can bring the
 // secret back. ErrNotFound if there is no such prekey (never stored, or already taken).
+//
+// The used marker keeps AddPrekeySecrets from storing the identifier again for as long as it
+// can matter: until the device's prekey profile stored at the time expires (plus
+// UsedMarkerGrace); PruneUsedPrekeys then removes it.
 func (s *Store) TakePrekeySecret(account string, tag uint32, id uint32) (PrekeySecret, error) {
 	var p PrekeySecret
 	err := s.update(func(t txn) error {
@@ -421,17 +431,219 @@ func (s *Store) TakePrekeySecret(account string, tag uint32, id uint32) (PrekeyS
 		if err := pk.b.Delete(tagKey(id)); err != nil {
 			return err
 		}
+		now := s.opts.Now()
+		until := now
+		dev, err := t.device(account, tag, false)
+		if err != nil {
+			return err
+		}
+		if pp, err := get[*PrekeyProfile](t, dev, keyPrekeyProfile); err == nil && pp.Expires.After(until) {
+			until = pp.Expires
+		} else if err != nil && err != ErrNotFound {
+			return err
+		}
 		used, err := t.deviceSub(account, tag, bucketUsed, true)
 		if err != nil {
 			return err
 		}
-		if err := t.put(used, tagKey(id), &usedPrekeyRecord{ID: id, Taken: s.opts.Now()}); err != nil {
+		if err := t.put(used, tagKey(id), &usedPrekeyRecord{ID: id, Taken: now, Until: until, v2: true}); err != nil {
 			return err
 		}
 		p = *r
 		return nil
 	})
 	return p, err
+}
+
+// UsedMarkerGrace is how long a used-prekey marker is kept after the prekey profile it was
+// taken under expired: for clocks that disagree and messages still on their way.
+const UsedMarkerGrace = 24 * time.Hour
+
+// legacyMarkerLife is how long a marker written by schema version 1 (which did not record
+// the prekey profile's expiry) is kept after it was taken: longer than any prekey profile
+// otrchat makes is valid.
+const legacyMarkerLife = 90 * 24 * time.Hour
+
+// matters reports whether a used marker can still matter at now. A prekey message is only
+// accepted in a Non-Interactive-Auth together with the device's prekey profile; once the
+// profile in force when the prekey was taken has expired, the device holds a new shared
+// prekey and a message built on the old ensemble fails anyway, so storing the identifier
+// again cannot bring the old secret back into use.
+func (r *usedPrekeyRecord) matters(now time.Time) bool {
+	if !r.v2 {
+		return !now.After(r.Taken.Add(legacyMarkerLife))
+	}
+	return !now.After(r.Until.Add(UsedMarkerGrace))
+}
+
+// pruneUsed deletes the markers of used that no longer matter; it returns how many.
+func (t txn) pruneUsed(used node, now time.Time) (int, error) {
+	var stale [][]byte
+	err := used.b.ForEach(func(k, _ []byte) error {
+		r, err := get[*usedPrekeyRecord](t, used, k)
+		if err != nil {
+			return err
+		}
+		if !r.matters(now) {
+			stale = append(stale, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range stale {
+		if err := used.b.Delete(k); err != nil {
+			return 0, fmt.Errorf("keystore: %w", err)
+		}
+	}
+	return len(stale), nil
+}
+
+// PruneUsedPrekeys removes the used-prekey markers of a device that can no longer matter
+// (see TakePrekeySecret) and returns how many it removed. AddPrekeySecrets does the same
+// in its own transaction.
+func (s *Store) PruneUsedPrekeys(account string, tag uint32) (int, error) {
+	n := 0
+	err := s.update(func(t txn) error {
+		used, err := t.deviceSub(account, tag, bucketUsed, false)
+		if err != nil {
+			return notFoundIsEmpty(err)
+		}
+		n, err = t.pruneUsed(used, s.opts.Now())
+		return err
+	})
+	return n, err
+}
+
+// UsedPrekeyIDs lists the identifiers with a used-prekey marker, sorted.
+func (s *Store) UsedPrekeyIDs(account string, tag uint32) ([]uint32, error) {
+	var out []uint32
+	err := s.view(func(t txn) error {
+		used, err := t.deviceSub(account, tag, bucketUsed, false)
+		if err != nil {
+			return notFoundIsEmpty(err)
+		}
+		return used.b.ForEach(func(k, _ []byte) error {
+			if len(k) != 4 {
+				return corrupt("bad used prekey identifier")
+			}
+			out = append(out, binary.BigEndian.Uint32(k))
+			return nil
+		})
+	})
+	return out, err
+}
+
+// MaxSeenPrekeys bounds the seen-prekey log of an account: beyond it the oldest entries are
+// forgotten.
+const MaxSeenPrekeys = 4096
+
+// seenSlack lets the log grow a little past MaxSeenPrekeys before it is cut back, so that
+// the cut (which decrypts every entry) is rare.
+const seenSlack = 256
+
+// AddSeenPrekeys records the SHA-256 digests of prekey messages a prekey server handed to
+// account (prekeyclient's reuse check), keeping the first time each was seen, in one
+// transaction. The log keeps the newest MaxSeenPrekeys digests.
+func (s *Store) AddSeenPrekeys(account string, digests ...[32]byte) error {
+	if len(digests) == 0 {
+		return nil
+	}
+	return s.update(func(t txn) error {
+		n, err := t.sub(account, bucketSeen, true)
+		if err != nil {
+			return err
+		}
+		now := s.opts.Now()
+		for _, d := range digests {
+			key := s.k.seenKey(d)
+			if n.b.Get(key) != nil {
+				continue
+			}
+			if err := t.put(n, key, &seenPrekeyRecord{Digest: d, Seen: now}); err != nil {
+				return err
+			}
+		}
+		count := 0
+		c := n.b.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			count++
+		}
+		if count <= MaxSeenPrekeys+seenSlack {
+			return nil
+		}
+		all, err := t.seen(n)
+		if err != nil {
+			return err
+		}
+		for _, r := range all[:len(all)-MaxSeenPrekeys] {
+			if err := n.b.Delete(s.k.seenKey(r.Digest)); err != nil {
+				return fmt.Errorf("keystore: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// seen returns the seen-prekey records of n, oldest first.
+func (t txn) seen(n node) ([]*seenPrekeyRecord, error) {
+	var out []*seenPrekeyRecord
+	err := n.b.ForEach(func(k, _ []byte) error {
+		r, err := get[*seenPrekeyRecord](t, n, k)
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	slices.SortFunc(out, func(a, b *seenPrekeyRecord) int {
+		return cmp.Or(a.Seen.Compare(b.Seen), bytes.Compare(a.Digest[:], b.Digest[:]))
+	})
+	return out, err
+}
+
+// SeenPrekeys returns the digests recorded by AddSeenPrekeys, oldest first.
+func (s *Store) SeenPrekeys(account string) ([][32]byte, error) {
+	var out [][32]byte
+	err := s.view(func(t txn) error {
+		n, err := t.sub(account, bucketSeen, false)
+		if err != nil {
+			return notFoundIsEmpty(err)
+		}
+		all, err := t.seen(n)
+		for _, r := range all {
+			out = append(out, r.Digest)
+		}
+		return err
+	})
+	return out, err
+}
+
+// SeenPrekeyLog is one account's seen-prekey log; it implements prekeyclient.SeenStore.
+type SeenPrekeyLog struct {
+	s       *Store
+	account string
+}
+
+// SeenPrekeyLog returns account's seen-prekey log, for prekeyclient.Config.Seen.
+func (s *Store) SeenPrekeyLog(account string) SeenPrekeyLog {
+	return SeenPrekeyLog{s: s, account: account}
+}
+
+// SeenPrekeys implements prekeyclient.SeenStore; an account not in the store yet has an
+// empty log.
+func (l SeenPrekeyLog) SeenPrekeys() ([][32]byte, error) {
+	ds, err := l.s.SeenPrekeys(l.account)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return ds, err
+}
+
+// AddSeenPrekeys implements prekeyclient.SeenStore.
+func (l SeenPrekeyLog) AddSeenPrekeys(digests ...[32]byte) error {
+	return l.s.AddSeenPrekeys(l.account, digests...)
 }
 
 // PrekeySecretIDs lists the identifiers of stored (not yet taken) prekey secrets, sorted.
@@ -526,7 +738,7 @@ func (s *Store) SetTrust(account string, d TrustDecision) error {
 	if err := checkBareJID(d.Contact); err != nil {
 		return err
 	}
-	if err := checkLen("fingerprint", d.Fingerprint, FingerprintSize); err != nil {
+	if err := checkFingerprint(d.Fingerprint); err != nil { // 56 bytes (OTRv4) or 20 (OTRv3)
 		return err
 	}
 	if d.Method != MethodSMP && d.Method != MethodManual {

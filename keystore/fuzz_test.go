@@ -17,12 +17,15 @@ func seedRecords(t testing.TB) [][]byte {
 		&PrekeyProfile{Encoded: []byte{}, SharedPrekeySecret: randBytes(t, ECDHSecretSize), Expires: ts(3)},
 		&PrekeySecret{ID: 7, ECDHSecret: randBytes(t, ECDHSecretSize), DHSecret: randBytes(t, DHSecretSize), Created: ts(4)},
 		&usedPrekeyRecord{ID: 8, Taken: ts(5)},
+		&usedPrekeyRecord{ID: 9, Taken: ts(5), Until: ts(9), v2: true},
+		&seenPrekeyRecord{Digest: [32]byte{1, 2, 3, 31: 0xff}, Seen: ts(10)},
 		&PinnedServer{ServerJID: "prekeys.example.org", Fingerprint: randBytes(t, FingerprintSize), FirstSeen: ts(6)},
 		&TrustDecision{Contact: bob, Fingerprint: randBytes(t, FingerprintSize), Trusted: true, Method: MethodSMP, Time: ts(7)},
 		&contactRecord{Contact: bob, Devices: []KnownDevice{
 			{InstanceTag: 0x100, Fingerprint: randBytes(t, FingerprintSize), LastSeen: ts(8), FullJID: bob + "/a"},
 			{InstanceTag: 0x101, Fingerprint: randBytes(t, FingerprintSize)}}},
 		&conversationRecord{Contact: bob, InstanceTag: 0x200, State: []byte("state")},
+		&passwordRecord{Password: "correct horse battery staple"},
 	}
 	var out [][]byte
 	for _, r := range s {

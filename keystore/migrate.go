@@ -20,6 +20,10 @@ type migration struct {
 // migrations is the migration table, in order.
 var migrations = []migration{
 	{from: 0, name: "trust decisions record how they were verified", run: migrateV0TrustMethod},
+	// Version 2 adds record types (used-prekey markers with an expiry, seen prekeys) that a
+	// version 1 program would call corrupt; the version tells it to refuse the store
+	// instead. Version 1 markers stay as they are (see PruneUsedPrekeys).
+	{from: 1, name: "used-prekey markers with expiry, seen prekeys", run: func(*bolt.Tx, *keys, Options) error { return nil }},
 }
 
 func migrate(tx *bolt.Tx, k *keys, version uint32, o Options) error {

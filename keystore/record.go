@@ -110,6 +110,11 @@ const (
 	typeTrust         byte = 8
 	typeContact       byte = 9
 	typeConversation  byte = 10
+	// typeUsedPrekeyUntil is a used-prekey marker that also says until when it matters
+	// (schema version 2); typeUsedPrekey markers from version 1 stay readable.
+	typeUsedPrekeyUntil byte = 11
+	typeSeenPrekey      byte = 12
+	typePassword        byte = 13
 )
 
 // The record structs that only exist inside the store.
@@ -117,6 +122,18 @@ type accountRecord struct{ JID string }
 type usedPrekeyRecord struct {
 	ID    uint32
 	Taken time.Time
+	// Until is when the prekey profile in force when the prekey was taken expires; after it
+	// (and UsedMarkerGrace) the marker can no longer matter. Zero for a version 1 marker
+	// (encoded as typeUsedPrekey), which matters until Taken + legacyMarkerLife.
+	Until time.Time
+	v2    bool
+}
+
+// seenPrekeyRecord remembers one prekey message received from a prekey server (its SHA-256
+// digest), to notice the server handing it out again.
+type seenPrekeyRecord struct {
+	Digest [32]byte
+	Seen   time.Time
 }
 type contactRecord struct {
 	Contact string
@@ -135,14 +152,20 @@ type record interface {
 	encodeBody(w *writer)
 }
 
-func (*accountRecord) recordType() byte      { return typeAccount }
-func (*Identity) recordType() byte           { return typeIdentity }
-func (*ClientProfile) recordType() byte      { return typeClientProfile }
-func (*PrekeyProfile) recordType() byte      { return typePrekeyProfile }
-func (*PrekeySecret) recordType() byte       { return typePrekeySecret }
-func (*usedPrekeyRecord) recordType() byte   { return typeUsedPrekey }
+func (*accountRecord) recordType() byte { return typeAccount }
+func (*Identity) recordType() byte      { return typeIdentity }
+func (*ClientProfile) recordType() byte { return typeClientProfile }
+func (*PrekeyProfile) recordType() byte { return typePrekeyProfile }
+func (*PrekeySecret) recordType() byte  { return typePrekeySecret }
+func (r *usedPrekeyRecord) recordType() byte {
+	if r.v2 {
+		return typeUsedPrekeyUntil
+	}
+	return typeUsedPrekey
+}
+func (*seenPrekeyRecord) recordType() byte   { return typeSeenPrekey }
 func (*PinnedServer) recordType() byte       { return typePinnedServer }
-func (*TrustDecision) recordType() byte      { return typeTrust }
+func (d *TrustDecision) recordType() byte    { return trustType(d.Fingerprint) }
 func (*contactRecord) recordType() byte      { return typeContact }
 func (*conversationRecord) recordType() byte { return typeConversation }
 
@@ -172,7 +195,14 @@ func (r *PrekeySecret) encodeBody(w *writer) {
 	w.fixed(r.DHSecret)
 	w.time(r.Created)
 }
-func (r *usedPrekeyRecord) encodeBody(w *writer) { w.u32(r.ID); w.time(r.Taken) }
+func (r *usedPrekeyRecord) encodeBody(w *writer) {
+	w.u32(r.ID)
+	w.time(r.Taken)
+	if r.v2 {
+		w.time(r.Until)
+	}
+}
+func (r *seenPrekeyRecord) encodeBody(w *writer) { w.fixed(r.Digest[:]); w.time(r.Seen) }
 func (r *PinnedServer) encodeBody(w *writer) {
 	w.str(r.ServerJID)
 	w.fixed(r.Fingerprint)
@@ -231,6 +261,13 @@ func decodeRecord(b []byte) (record, error) {
 		rec = &PrekeySecret{ID: r.u32(), ECDHSecret: r.fixed(ECDHSecretSize), DHSecret: r.fixed(DHSecretSize), Created: r.time()}
 	case typeUsedPrekey:
 		rec = &usedPrekeyRecord{ID: r.u32(), Taken: r.time()}
+	case typeUsedPrekeyUntil:
+		rec = &usedPrekeyRecord{ID: r.u32(), Taken: r.time(), Until: r.time(), v2: true}
+	case typeSeenPrekey:
+		x := &seenPrekeyRecord{}
+		copy(x.Digest[:], r.fixed(len(x.Digest)))
+		x.Seen = r.time()
+		rec = x
 	case typePinnedServer:
 		rec = &PinnedServer{ServerJID: r.jid(), Fingerprint: r.fixed(FingerprintSize), FirstSeen: r.time()}
 	case typeTrust:
@@ -255,8 +292,16 @@ func decodeRecord(b []byte) (record, error) {
 		rec = x
 	case typeConversation:
 		rec = &conversationRecord{Contact: r.jid(), InstanceTag: r.tag(), State: r.blob()}
+	case typePassword:
+		x := &passwordRecord{Password: r.str()}
+		if r.err == nil && (x.Password == "" || len(x.Password) > MaxPasswordSize) {
+			r.fail("bad password length")
+		}
+		rec = x
 	default:
-		return nil, corrupt(fmt.Sprintf("unknown record type %d", b[1]))
+		if rec = decodeOTR3Record(b[1], r); rec == nil { // otr3.go
+			return nil, corrupt(fmt.Sprintf("unknown record type %d", b[1]))
+		}
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("trailing bytes")

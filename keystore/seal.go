@@ -114,6 +114,7 @@ func (k *keys) hashName(label string, parts ...[]byte) []byte {
 func (k *keys) accountName(jid string) []byte { return k.hashName("account", []byte(jid)) }
 func (k *keys) serverKey(jid string) []byte   { return k.hashName("server", []byte(jid)) }
 func (k *keys) contactKey(jid string) []byte  { return k.hashName("contact", []byte(jid)) }
+func (k *keys) seenKey(d [32]byte) []byte     { return k.hashName("seen-prekey", d[:]) }
 func (k *keys) trustKey(contact string, fp []byte) []byte {
 	return k.hashName("trust", []byte(contact), fp)
 }

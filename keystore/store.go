@@ -21,7 +21,7 @@ import (
 )
 
 // SchemaVersion is the layout version this package writes. Older stores are migrated on Open.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Bucket and key names of the layout (docs/keystore.md).
 var (
@@ -43,6 +43,7 @@ var (
 	bucketPrekeys    = []byte("prekeys")
 	bucketUsed       = []byte("used-prekeys")
 	bucketConvs      = []byte("conversations")
+	bucketSeen       = []byte("seen-prekeys")
 )
 
 // DefaultLockTimeout bounds how long Open and Create wait for another process's file lock.

@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/otrchat/otrchat/config"
 	"github.com/otrchat/otrchat/pep"
 )
 
 func ExampleParseList() {
-	l, err := pep.ParseList([]byte(`<devices xmlns='urn:otrchat:otrv4:0'>
-		<device tag='0x1234abcd' label='laptop'/>
-		<device tag='0xc1bb7b7a'/>
+	l, err := pep.ParseList([]byte(`<devices xmlns='urn:xmpp:otr:1'>
+		<device id='1234abcd' label='laptop'/>
+		<device id='c1bb7b7a'/>
 	</devices>`))
 	fmt.Println(len(l), l.Contains(0xc1bb7b7a), l[0].Label, err)
 	b, _ := l.Marshal()
@@ -24,6 +25,13 @@ func ExampleParseList() {
 	fmt.Println(errors.Is(err, pep.ErrTooManyDevices))
 	// Output:
 	// 2 true laptop <nil>
-	// <devices xmlns="urn:otrchat:otrv4:0"><device tag="0x1234abcd" label="laptop"></device><device tag="0xc1bb7b7a"></device></devices>
+	// <devices xmlns="urn:xmpp:otr:1"><device id="1234abcd" label="laptop"></device><device id="c1bb7b7a"></device></devices>
 	// true
+}
+
+// The configuration's otr.device_list_access values are the access models
+// pep publishes with, so the session layer can pass them through.
+func ExampleOptions_accessModel() {
+	fmt.Println(string(config.DeviceListOpen) == pep.AccessOpen, string(config.DeviceListPresence) == pep.AccessPresence)
+	// Output: true true
 }

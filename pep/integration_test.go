@@ -52,6 +52,11 @@ func (d *dev) stop(t *testing.T) {
 // online.
 func startDev(t *testing.T, srv *testbed.Server, user, name string, tag uint32) *dev {
 	t.Helper()
+	return startDevOpts(t, srv, user, name, tag, pep.Options{})
+}
+
+func startDevOpts(t *testing.T, srv *testbed.Server, user, name string, tag uint32, opts pep.Options) *dev {
+	t.Helper()
 	c, err := xmppconn.New(xmppconn.Config{
 		JID: srv.JID(user, ""), Password: srv.Password(user), Addr: srv.C2SAddr,
 		RootCAs: srv.RootCAs(), InstanceTag: tag,
@@ -61,7 +66,11 @@ func startDev(t *testing.T, srv *testbed.Server, user, name string, tag uint32) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := pep.New(c, pep.Device{Tag: tag, Label: name}, pep.Options{Logger: testLogger(), ReannounceDelay: 100 * time.Millisecond})
+	opts.Logger = testLogger()
+	if opts.ReannounceDelay == 0 {
+		opts.ReannounceDelay = 100 * time.Millisecond
+	}
+	m, err := pep.New(c, pep.Device{Tag: tag, Label: name}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,39 +278,25 @@ func TestDeviceLists(t *testing.T) {
 		t.Fatalf("after the refused 9th: list %v, err %v", l, err)
 	}
 
-	// An over-full list written by another client is refused on read.
-	sess, err := b1.c.Session()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = sess
+	// An over-full list written by another client (with the stopped a9 in
+	// it) is refused on read, and alice's devices repair it: the eight
+	// online devices stay, the offline a9 goes.
 	asess, err := a1.c.Session()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var nine strings.Builder
 	nine.WriteString("<devices xmlns='" + pep.NS + "'>")
-	for j := 1; j <= 9; j++ {
-		fmt.Fprintf(&nine, "<device tag='%s'/>", xmppconn.FormatTag(tagOf(1, j)))
+	for j := 9; j >= 1; j-- {
+		fmt.Fprintf(&nine, "<device id='%s'/>", pep.FormatID(tagOf(1, j)))
 	}
 	nine.WriteString("</devices>")
 	if _, err := pubsub.Publish(ctx, asess, pep.Node, pep.ItemID, xmlReader(nine.String())); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b2.m.Fetch(ctx, alice); !errors.Is(err, pep.ErrTooManyDevices) {
-		t.Fatalf("bob read a 9-device list: %v, want ErrTooManyDevices", err)
-	}
-	waitUntil(t, 15*time.Second, "b1 refuses alice's over-full list", func() (bool, string) {
-		_, _, err := b1.m.Devices(alice)
-		return errors.Is(err, pep.ErrTooManyDevices), fmt.Sprint(err)
-	})
-	// Removing the stale 9th device repairs the list.
-	if err := a1.m.Remove(ctx, a9.tag); err != nil {
-		t.Fatal(err)
-	}
 	waitUntil(t, 15*time.Second, "b1 sees alice's repaired list", func() (bool, string) {
-		devs, ok, err := b1.m.Devices(alice)
-		return ok && err == nil && len(devs) == pep.MaxDevices, fmt.Sprint(len(devs), err)
+		l, err := b1.m.Fetch(ctx, alice)
+		return err == nil && len(l) == pep.MaxDevices && !l.Contains(a9.tag), fmt.Sprint(l, err)
 	})
 }
 
@@ -361,27 +356,42 @@ func TestRacingAnnounce(t *testing.T) {
 	})
 }
 
-// TestAccessModel: the list is published with access model "presence":
-// a contact reads it, a stranger is refused.
+// TestAccessModel: by default the list is published with access model
+// "open" (XEP-0364), so a stranger reads it; with AccessPresence a contact
+// reads it and a stranger is refused; a device with "open" joining an
+// account whose node is "presence" reconfigures the node.
 func TestAccessModel(t *testing.T) {
 	kind := testbed.KindFromEnv()
 	srv := testbed.Start(t, testbed.Options{Kind: kind, Accounts: testbed.Users("alice", "bob", "carol"), StartTimeout: 40 * time.Second})
-	alice := srv.JID("alice", "")
+	alice, bob := srv.JID("alice", ""), srv.JID("bob", "")
 	a1 := startDev(t, srv, "alice", "a1", tagOf(1, 1))
-	b1 := startDev(t, srv, "bob", "b1", tagOf(2, 1))
+	b1 := startDevOpts(t, srv, "bob", "b1", tagOf(2, 1), pep.Options{AccessModel: pep.AccessPresence})
 	c1 := startDev(t, srv, "carol", "c1", tagOf(3, 1))
-	befriend(t, a1, b1)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	waitUntil(t, 10*time.Second, "bob reads alice's list", func() (bool, string) {
-		l, err := b1.m.Fetch(ctx, alice)
+	waitUntil(t, 10*time.Second, "carol, a stranger, reads alice's open list", func() (bool, string) {
+		l, err := c1.m.Fetch(ctx, alice)
 		return err == nil && l.Contains(a1.tag), fmt.Sprint(l, err)
 	})
-	l, err := c1.m.Fetch(ctx, alice)
+	befriend(t, a1, b1)
+	waitUntil(t, 10*time.Second, "alice reads bob's list", func() (bool, string) {
+		l, err := a1.m.Fetch(ctx, bob)
+		return err == nil && l.Contains(b1.tag), fmt.Sprint(l, err)
+	})
+	l, err := c1.m.Fetch(ctx, bob)
 	if err == nil {
-		t.Fatalf("a stranger read alice's list: %v", l)
+		t.Fatalf("a stranger read bob's presence-only list: %v", l)
 	}
 	t.Logf("stranger: %v", err)
+
+	b2 := startDev(t, srv, "bob", "b2", tagOf(2, 2))
+	waitUntil(t, 10*time.Second, "carol reads bob's list once b2 opened it", func() (bool, string) {
+		l, err := c1.m.Fetch(ctx, bob)
+		return err == nil && l.Contains(b1.tag) && l.Contains(b2.tag), fmt.Sprint(l, err)
+	})
+	if n := b2.m.Stats().Reconfigured; n != 1 {
+		t.Errorf("b2 reconfigured the node %d times, want 1", n)
+	}
 }
 
 // TestRestartRecovers: after the server is killed and restarted, devices

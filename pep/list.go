@@ -13,24 +13,36 @@ import (
 	"github.com/otrchat/otrchat/xmppconn"
 )
 
-// Wire names and limits.
+// Wire names and limits (XEP-0364, "Adding a instance tag to the device list").
 const (
 	// Node is the PEP node holding an account's OTRv4 device list.
-	Node = "urn:otrchat:otrv4:devices:0"
-	// NS is the namespace of the <devices/> payload (shared with the
-	// <device/> element of presence and messages).
-	NS = xmppconn.NS
+	Node = "urn:xmpp:otr:1:devices"
+	// NS is the namespace of the <devices/> payload.
+	NS = "urn:xmpp:otr:1"
 	// ItemID is the id of the single item of Node.
 	ItemID = "current"
+	// LegacyNode is where otrchat kept the list before it followed
+	// XEP-0364 (payload namespace "urn:otrchat:otrv4:0", <device tag='0x…'/>).
+	// It is neither read nor written any more: docs/device-list.md says why.
+	LegacyNode = "urn:otrchat:otrv4:devices:0"
 	// MaxDevices is the most devices a list may hold (otrv4-over-xmpp.md).
 	MaxDevices = 8
-	// MaxLabel is the longest label, in Unicode code points (XEP-0364).
+	// MaxLabel is the longest label this device announces for itself, in
+	// Unicode code points (XEP-0364 recommends staying under 53).
 	MaxLabel = 53
+	// MaxForeignLabel is the longest label accepted in a list: other
+	// clients only follow a recommendation, and their entries are kept.
+	MaxForeignLabel = 256
 	// maxListBytes bounds an encoded list; maxLenient bounds how many
-	// entries a lenient read (used to repair an over-full list) accepts.
+	// entries a lenient read (used to repair a damaged list) collects.
 	maxListBytes = 16 << 10
 	maxLenient   = 64
 )
+
+// nsDraftExample is the payload namespace of XEP-0364's Example 18 (a
+// notification), which contradicts its Example 1; lists in it are read as
+// if they were in NS and rewritten in NS.
+const nsDraftExample = "urn:xmpp:omemo:1"
 
 // Errors callers can branch on with errors.Is.
 var (
@@ -42,7 +54,7 @@ var (
 	ErrListFull = errors.New("pep: device list full (8 devices); remove a stale device first")
 	// ErrMalformed is wrapped by ParseList for input it rejects.
 	ErrMalformed = errors.New("pep: malformed device list")
-	// ErrBadDevice: a tag or label that cannot go in a list.
+	// ErrBadDevice: an instance tag or label that cannot go in a list.
 	ErrBadDevice = errors.New("pep: bad device")
 	// ErrRemoveSelf: a device cannot remove itself from the list (it would
 	// re-announce itself at once).
@@ -54,20 +66,24 @@ var (
 // Device is one entry of a device list.
 type Device struct {
 	Tag   uint32 // OTRv4 instance tag, at least 0x100
-	Label string // optional, user-chosen client name, at most MaxLabel code points
+	Label string // optional, user-chosen client name
 }
 
-func (d Device) validate() error {
+func (d Device) validate(maxLabel int) error {
 	if d.Tag < xmppconn.MinInstanceTag {
 		return fmt.Errorf("%w: instance tag %#x is reserved", ErrBadDevice, d.Tag)
 	}
-	if !utf8.ValidString(d.Label) {
+	return validLabel(d.Label, maxLabel)
+}
+
+func validLabel(s string, maxLabel int) error {
+	if !utf8.ValidString(s) {
 		return fmt.Errorf("%w: label is not UTF-8", ErrBadDevice)
 	}
-	if n := utf8.RuneCountInString(d.Label); n > MaxLabel {
-		return fmt.Errorf("%w: label has %d code points, more than %d", ErrBadDevice, n, MaxLabel)
+	if n := utf8.RuneCountInString(s); n > maxLabel {
+		return fmt.Errorf("%w: label has %d code points, more than %d", ErrBadDevice, n, maxLabel)
 	}
-	for _, r := range d.Label {
+	for _, r := range s {
 		if unicode.IsControl(r) || r == utf8.RuneError || !isXMLChar(r) {
 			return fmt.Errorf("%w: label contains %U", ErrBadDevice, r)
 		}
@@ -79,6 +95,45 @@ func (d Device) validate() error {
 func isXMLChar(r rune) bool {
 	return r == 0x09 || r == 0x0A || r == 0x0D ||
 		r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
+}
+
+// FormatID writes an instance tag as XEP-0364 writes a device id: eight
+// lowercase hexadecimal digits, no prefix ("c45b041c").
+func FormatID(tag uint32) string { return fmt.Sprintf("%08x", tag) }
+
+// ParseID reads a device id: exactly eight hexadecimal digits (either
+// case), for a tag of at least 0x100.
+func ParseID(s string) (uint32, error) {
+	if len(s) != 8 {
+		return 0, fmt.Errorf("%w: device id %q is not 8 hexadecimal digits", ErrBadDevice, truncate(s))
+	}
+	var v uint32
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, fmt.Errorf("%w: device id %q is not 8 hexadecimal digits", ErrBadDevice, truncate(s))
+		}
+		v = v<<4 | uint32(d)
+	}
+	if v < xmppconn.MinInstanceTag {
+		return 0, fmt.Errorf("%w: device id %s is a reserved instance tag", ErrBadDevice, s)
+	}
+	return v, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 24 {
+		return s[:24] + "…"
+	}
+	return s
 }
 
 // List is an account's device list, in publication order.
@@ -108,11 +163,11 @@ func (l List) validate(limit int) error {
 		return fmt.Errorf("%w: %d entries", ErrMalformed, len(l))
 	}
 	for i, d := range l {
-		if err := d.validate(); err != nil {
+		if err := d.validate(MaxForeignLabel); err != nil {
 			return err
 		}
 		if l[:i].Contains(d.Tag) {
-			return fmt.Errorf("%w: instance tag %s listed twice", ErrMalformed, xmppconn.FormatTag(d.Tag))
+			return fmt.Errorf("%w: device id %s listed twice", ErrMalformed, FormatID(d.Tag))
 		}
 	}
 	return nil
@@ -120,35 +175,36 @@ func (l List) validate(limit int) error {
 
 type wireDevice struct {
 	XMLName xml.Name `xml:"device"`
-	Tag     string   `xml:"tag,attr"`
+	ID      string   `xml:"id,attr"`
 	Label   string   `xml:"label,attr,omitempty"`
 }
 
 type wireDevices struct {
-	XMLName xml.Name     `xml:"urn:otrchat:otrv4:0 devices"`
+	XMLName xml.Name     `xml:"urn:xmpp:otr:1 devices"`
 	Devices []wireDevice `xml:"device"`
 }
 
-// Marshal encodes the list as a <devices/> element. It refuses lists of more
-// than MaxDevices devices, duplicate tags and bad labels.
+func (l List) wire() wireDevices {
+	w := wireDevices{Devices: make([]wireDevice, 0, len(l))}
+	for _, d := range l {
+		w.Devices = append(w.Devices, wireDevice{ID: FormatID(d.Tag), Label: d.Label})
+	}
+	return w
+}
+
+// Marshal encodes the list as XEP-0364's <devices xmlns='urn:xmpp:otr:1'/>
+// element. It refuses lists of more than MaxDevices devices, duplicate tags
+// and bad labels.
 func (l List) Marshal() ([]byte, error) {
 	if err := l.validate(MaxDevices); err != nil {
 		return nil, err
 	}
-	return l.marshal()
-}
-
-func (l List) marshal() ([]byte, error) {
-	w := wireDevices{Devices: make([]wireDevice, 0, len(l))}
-	for _, d := range l {
-		w.Devices = append(w.Devices, wireDevice{Tag: xmppconn.FormatTag(d.Tag), Label: d.Label})
-	}
-	return xml.Marshal(w)
+	return xml.Marshal(l.wire())
 }
 
 // ParseList decodes a <devices/> element strictly: only <device/> children
-// with a canonical tag and an optional label, no text, no duplicate tags, at
-// most MaxDevices entries (ErrTooManyDevices beyond).
+// with an id of eight hexadecimal digits and an optional label, no text, no
+// duplicate ids, at most MaxDevices entries (ErrTooManyDevices beyond).
 func ParseList(b []byte) (List, error) {
 	return parseBytes(b, MaxDevices)
 }
@@ -184,6 +240,8 @@ func parseBytes(b []byte, limit int) (List, error) {
 	}
 }
 
+func listNS(space string) bool { return space == NS || space == nsDraftExample }
+
 // parseTokens reads one <devices/> element from r (leading white space
 // allowed). limit is MaxDevices for normal reads.
 func parseTokens(r xml.TokenReader, limit int) (List, error) {
@@ -215,13 +273,13 @@ func parseTokens(r xml.TokenReader, limit int) (List, error) {
 		return nil, err
 	}
 	start, ok := tok.(xml.StartElement)
-	if !ok || start.Name.Space != NS || start.Name.Local != "devices" {
+	if !ok || !listNS(start.Name.Space) || start.Name.Local != "devices" {
 		return nil, fmt.Errorf("%w: expected <devices xmlns='%s'>", ErrMalformed, NS)
 	}
 	if err := noAttrs(start, nil); err != nil {
 		return nil, err
 	}
-	var l List
+	l := List{}
 	for {
 		tok, err := next()
 		if err != nil {
@@ -234,7 +292,7 @@ func parseTokens(r xml.TokenReader, limit int) (List, error) {
 			}
 			return l, nil
 		case xml.StartElement:
-			if t.Name.Space != NS || t.Name.Local != "device" {
+			if t.Name.Space != start.Name.Space || t.Name.Local != "device" {
 				return nil, fmt.Errorf("%w: unexpected <%s/>", ErrMalformed, t.Name.Local)
 			}
 			if len(l) >= limit {
@@ -243,23 +301,9 @@ func parseTokens(r xml.TokenReader, limit int) (List, error) {
 				}
 				return nil, fmt.Errorf("%w: more than %d entries", ErrMalformed, limit)
 			}
-			var tag, label *string
-			if err := noAttrs(t, map[string]**string{"tag": &tag, "label": &label}); err != nil {
-				return nil, err
-			}
-			if tag == nil {
-				return nil, fmt.Errorf("%w: <device/> without tag", ErrMalformed)
-			}
-			v, err := xmppconn.ParseTag(*tag)
+			dev, err := parseDevice(t)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-			}
-			dev := Device{Tag: v}
-			if label != nil {
-				if *label == "" {
-					return nil, fmt.Errorf("%w: empty label", ErrMalformed)
-				}
-				dev.Label = *label
+				return nil, err
 			}
 			end, err := next()
 			if err != nil {
@@ -271,6 +315,31 @@ func parseTokens(r xml.TokenReader, limit int) (List, error) {
 			l = append(l, dev)
 		}
 	}
+}
+
+func parseDevice(t xml.StartElement) (Device, error) {
+	var id, label *string
+	if err := noAttrs(t, map[string]**string{"id": &id, "label": &label}); err != nil {
+		return Device{}, err
+	}
+	if id == nil {
+		return Device{}, fmt.Errorf("%w: <device/> without id", ErrMalformed)
+	}
+	v, err := ParseID(*id)
+	if err != nil {
+		return Device{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	dev := Device{Tag: v}
+	if label != nil {
+		if *label == "" {
+			return Device{}, fmt.Errorf("%w: empty label", ErrMalformed)
+		}
+		if err := validLabel(*label, MaxForeignLabel); err != nil {
+			return Device{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		dev.Label = *label
+	}
+	return dev, nil
 }
 
 // noAttrs checks that start has only the attributes in want (plus namespace
@@ -291,4 +360,149 @@ func noAttrs(start xml.StartElement, want map[string]**string) error {
 		*p = &v
 	}
 	return nil
+}
+
+// salvageList reads what can be used of a list that ParseList refuses, to
+// repair it: every <device/> directly inside a <devices/> root (in NS) whose
+// id is valid, in order, the first of each id only, a bad label dropped (the
+// device kept), at most 64 entries; everything else is skipped, and reading
+// stops at the first XML syntax error, keeping what came before. err is
+// ParseList's verdict on b (nil when b is a valid list, which is then
+// returned as is). The result may hold more than MaxDevices entries.
+func salvageList(b []byte) (l List, err error) {
+	if l, err := ParseList(b); err == nil {
+		return l, nil
+	} else {
+		if len(b) > maxListBytes {
+			b = b[:maxListBytes]
+		}
+		return salvageTokens(xml.NewDecoder(bytes.NewReader(b))), err
+	}
+}
+
+func salvageTokens(r xml.TokenReader) List {
+	l := List{}
+	depth := 0
+	rootNS := ""
+	for len(l) < maxLenient {
+		tok, err := r.Token()
+		if err != nil {
+			return l
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			switch {
+			case depth == 1:
+				if t.Name.Local != "devices" || !listNS(t.Name.Space) {
+					return l
+				}
+				rootNS = t.Name.Space
+			case depth == 2 && t.Name.Local == "device" && t.Name.Space == rootNS:
+				dev, ok := salvageDevice(t)
+				if ok && !l.Contains(dev.Tag) {
+					l = append(l, dev)
+				}
+			}
+		case xml.EndElement:
+			depth--
+			if depth <= 0 {
+				return l
+			}
+		}
+	}
+	return l
+}
+
+func salvageDevice(t xml.StartElement) (Device, bool) {
+	var dev Device
+	found := false
+	for _, a := range t.Attr {
+		if a.Name.Space != "" {
+			continue
+		}
+		switch a.Name.Local {
+		case "id":
+			if found {
+				return Device{}, false // two ids: which one is meant?
+			}
+			v, err := ParseID(a.Value)
+			if err != nil {
+				return Device{}, false
+			}
+			dev.Tag, found = v, true
+		case "label":
+			if a.Value != "" && validLabel(a.Value, MaxForeignLabel) == nil {
+				dev.Label = a.Value
+			}
+		}
+	}
+	return dev, found
+}
+
+// maxTokens bounds the tokens kept of one item read from the network.
+const maxTokens = 4096
+
+// tokens is a recorded item payload that can be read more than once.
+type tokens struct {
+	toks      []xml.Token
+	truncated bool
+}
+
+func record(r xml.TokenReader) tokens {
+	var t tokens
+	for {
+		tok, err := r.Token()
+		if err != nil {
+			if err != io.EOF {
+				t.truncated = true
+			}
+			return t
+		}
+		if len(t.toks) == maxTokens {
+			t.truncated = true
+			return t
+		}
+		t.toks = append(t.toks, xml.CopyToken(tok))
+	}
+}
+
+func (t tokens) reader() xml.TokenReader { return &tokenReader{toks: t.toks} }
+
+type tokenReader struct {
+	toks []xml.Token
+	i    int
+}
+
+func (r *tokenReader) Token() (xml.Token, error) {
+	if r.i == len(r.toks) {
+		return nil, io.EOF
+	}
+	r.i++
+	return r.toks[r.i-1], nil
+}
+
+// parse reads the recorded payload strictly, as ParseList does.
+func (t tokens) parse() (List, error) {
+	if t.truncated {
+		return nil, fmt.Errorf("%w: item too long or not well-formed", ErrMalformed)
+	}
+	r := t.reader()
+	l, err := parseTokens(r, MaxDevices)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		tok, err := r.Token()
+		if err == io.EOF {
+			return l, nil
+		}
+		if cd, ok := tok.(xml.CharData); ok && len(bytes.TrimSpace(cd)) == 0 {
+			continue
+		}
+		if _, ok := tok.(xml.Comment); ok {
+			continue
+		}
+		return nil, fmt.Errorf("%w: data after </devices>", ErrMalformed)
+	}
 }

@@ -27,6 +27,9 @@ type Config struct {
 	Transport  Transport
 	Discoverer Discoverer
 	Pins       PinStore
+	// Seen, if not nil, persists the prekey messages received (see
+	// SeenStore); New loads it.
+	Seen SeenStore
 
 	// Timeout bounds every wait for the network (DefaultTimeout if zero).
 	Timeout time.Duration
@@ -134,6 +137,15 @@ func New(cfg Config) (*Client, error) {
 		seen:      newSeenSet(maxSeenPrekeys),
 	}
 	c.reasm = newReassembler(cfg.InstanceTag)
+	if cfg.Seen != nil {
+		ds, err := cfg.Seen.SeenPrekeys()
+		if err != nil {
+			return nil, fmt.Errorf("prekeyclient: loading the prekey messages seen: %w", err)
+		}
+		for _, d := range ds {
+			c.seen.add(d)
+		}
+	}
 	return c, nil
 }
 

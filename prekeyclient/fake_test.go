@@ -344,6 +344,11 @@ const testServer = "prekeys.example.org"
 // already passed discovery.
 func newTestClient(t testing.TB, d *device, srv *fakeServer, timeout time.Duration) *Client {
 	t.Helper()
+	return newTestClientSeen(t, d, srv, timeout, nil)
+}
+
+func newTestClientSeen(t testing.TB, d *device, srv *fakeServer, timeout time.Duration, seen SeenStore) *Client {
+	t.Helper()
 	c, err := New(Config{
 		Account:     d.account,
 		Identity:    d.id,
@@ -352,6 +357,7 @@ func newTestClient(t testing.TB, d *device, srv *fakeServer, timeout time.Durati
 		Transport:   srv,
 		Pins:        NewMemoryPinStore(),
 		Timeout:     timeout,
+		Seen:        seen,
 	})
 	if err != nil {
 		t.Fatal(err)

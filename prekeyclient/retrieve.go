@@ -142,6 +142,12 @@ func (c *Client) validate(s Server, identity string, es []*otr4.PrekeyEnsemble) 
 	for _, d := range digests {
 		c.seen.add(d)
 	}
+	if c.cfg.Seen != nil && len(digests) > 0 {
+		if err := c.cfg.Seen.AddSeenPrekeys(digests...); err != nil {
+			// The check still works for this run; only a restart forgets.
+			c.log.Warn("prekeyclient: recording the prekey messages seen failed", "err", err)
+		}
+	}
 	best, errs := otr4.SelectEnsembles(valid, now)
 	out.Warnings = append(out.Warnings, errs...)
 	if len(best) == 0 {

@@ -5,8 +5,21 @@ import (
 	"sync"
 )
 
-// maxSeenPrekeys bounds the memory of prekey messages received.
+// maxSeenPrekeys bounds the memory of prekey messages received (as
+// keystore.MaxSeenPrekeys bounds the persisted log).
 const maxSeenPrekeys = 4096
+
+// SeenStore keeps, across runs, the SHA-256 digests of the prekey messages
+// prekey servers handed to this client, so that a server handing one out a
+// second time is noticed after a restart too. keystore implements it
+// (Store.SeenPrekeyLog); without one (Config.Seen nil) the client remembers
+// them in memory only.
+type SeenStore interface {
+	// SeenPrekeys returns the recorded digests, oldest first.
+	SeenPrekeys() ([][32]byte, error)
+	// AddSeenPrekeys records digests.
+	AddSeenPrekeys(digests ...[32]byte) error
+}
 
 // seenSet remembers the digests of the last prekey messages received, to
 // notice a server handing out a prekey message a second time. The oldest

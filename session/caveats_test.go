@@ -127,6 +127,8 @@ func TestCaveatDisconnectFromOneDevice(t *testing.T) {
 	}
 	alice.waitState(desktop, Encrypted)
 	alice.waitState(mobile, Encrypted)
+	desktop.waitState(alice, Encrypted)
+	mobile.waitState(alice, Encrypted)
 	if err := desktop.m.EndOTR(ctx, alice.jid()); err != nil {
 		t.Fatal(err)
 	}

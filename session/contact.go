@@ -16,6 +16,7 @@ import (
 	"github.com/otrchat/otrchat/instancetag"
 	"github.com/otrchat/otrchat/keystore"
 	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/otr3"
 	"github.com/otrchat/otrchat/pep"
 	"github.com/otrchat/otrchat/xmppconn"
 )
@@ -60,6 +61,8 @@ type device struct {
 	tag   uint32
 	label string
 	conv  *otr4.Conversation
+	// v3 is set for an OTRv3 instance (v3.go); conv is nil then.
+	v3 *v3dev
 	// route is the full JID it last wrote from (zero if none).
 	route              jid.JID
 	lastRecv, lastSent time.Time
@@ -108,6 +111,10 @@ func (m *Manager) newConv(c *contact) (*otr4.Conversation, error) {
 		ProfileLifetime: 30 * 24 * time.Hour,
 		OurAccount:      m.account.String(), TheirAccount: c.key, Mode: mode,
 		Rand: m.cfg.Rand, Now: m.cfg.Now, FragmentSize: m.cfg.FragmentSize,
+		AllowV3: m.v3key != nil,
+	}
+	if m.v3prof != nil && (cfg.ClientProfile == nil || len(cfg.ClientProfile.DSAKey) == 0) {
+		cfg.ClientProfile = m.v3prof // v3.go
 	}
 	if m.cfg.Offline && mode != otr4.ModeInteractiveOnly {
 		cfg.PrekeyProfile, cfg.SharedPrekeySecret = pp, shared
@@ -123,6 +130,9 @@ func (m *Manager) newConv(c *contact) (*otr4.Conversation, error) {
 // conversation) when missing.
 func (m *Manager) deviceFor(c *contact, tag uint32) (*device, error) {
 	if d, ok := c.devices[tag]; ok {
+		if err := m.leaveV3(c, d); err != nil { // v3.go
+			return nil, err
+		}
 		if d.conv == nil {
 			conv, err := m.newConv(c)
 			if err != nil {
@@ -199,7 +209,7 @@ func (c *contact) listedKnown() bool { return c.listed != nil }
 // stanza ids.
 func (m *Manager) sendWire(c *contact, d *device, wire []string) ([]string, error) {
 	to, opts := m.route(c, d)
-	m.log.Debug("session: send", "to", to, "device", fmt.Sprintf("%08x", d.tag), "store", opts.Store, "n", len(wire), "state", d.conv.State())
+	m.log.Debug("session: send", "to", to, "device", fmt.Sprintf("%08x", d.tag), "store", opts.Store, "n", len(wire), "state", d.state, "version", d.version())
 	ids := make([]string, 0, len(wire))
 	for _, w := range wire {
 		id, err := m.client.SendChat(context.Background(), to, w, opts)
@@ -226,7 +236,7 @@ func (m *Manager) process(c *contact, d *device, out *otr4.Message) {
 			d.lastSent = m.cfg.Now()
 		}
 	}
-	newState := stateOf(d.conv.State())
+	newState := d.convState()
 	if newState != prev {
 		d.state = newState
 		if newState == Encrypted {
@@ -235,7 +245,7 @@ func (m *Manager) process(c *contact, d *device, out *otr4.Message) {
 		if newState != Encrypted && newState != Starting {
 			d.warned = false
 		}
-		m.emit(&StateEvent{Contact: c.jid, Device: m.devRef(c, d), State: newState, Prev: prev, Version: 4})
+		m.emit(&StateEvent{Contact: c.jid, Device: m.devRef(c, d), State: newState, Prev: prev, Version: d.version()})
 		m.emitRoster(c)
 	}
 	for _, e := range out.Events {
@@ -250,6 +260,11 @@ func (m *Manager) process(c *contact, d *device, out *otr4.Message) {
 // ENCRYPTED_MESSAGES: the fingerprint is checked against what we knew, the
 // trust level computed, and queued messages are reported as sent.
 func (m *Manager) onEncrypted(c *contact, d *device) {
+	if d.v3 != nil {
+		m.onEncryptedV3(c, d)
+		m.flushQueued(c, d)
+		return
+	}
 	fp, ok := d.conv.TheirFingerprint()
 	if !ok {
 		return
@@ -276,7 +291,7 @@ func (m *Manager) onEncrypted(c *contact, d *device) {
 	}
 	_ = m.cfg.Store.SeeDevice(account, c.key, keystore.KnownDevice{InstanceTag: d.tag, Fingerprint: fp[:],
 		LastSeen: m.cfg.Now().UTC(), FullJID: d.route.String()})
-	d.trust = m.trustLevel(c, fp, changed)
+	d.trust = m.trustLevel(c, fp[:], changed)
 	if firstSeen && !d.warned {
 		who := "a new device of " + c.key
 		if c.own {
@@ -292,6 +307,12 @@ func (m *Manager) onEncrypted(c *contact, d *device) {
 		d.warned = true
 	}
 	d.warned = true
+	m.flushQueued(c, d)
+}
+
+// flushQueued reports the messages that waited in a conversation as sent once it is
+// encrypted, and sends it those that waited for any device of the contact.
+func (m *Manager) flushQueued(c *contact, d *device) {
 	for _, id := range d.queued {
 		m.emit(&DeliveryEvent{Contact: c.jid, ID: id, Device: m.devRef(c, d), Status: Sent})
 	}
@@ -299,7 +320,7 @@ func (m *Manager) onEncrypted(c *contact, d *device) {
 	waiting := c.waiting
 	c.waiting = nil
 	for _, p := range waiting {
-		out, err := d.conv.Send(p.text)
+		out, err := d.engine().Send(p.text)
 		if err != nil {
 			m.failed(c, d.tag, p.id, err)
 			continue
@@ -334,7 +355,7 @@ func (m *Manager) handleConvEvent(c *contact, d *device, e otr4.Event) {
 		}
 		m.emit(&WarningEvent{Contact: c.jid, Device: ref, Kind: WarnUndecryptable,
 			Text: fmt.Sprintf("one message from %s could not be read: %v", describe(ref), e.Err)})
-		if d.conv.State() != otr4.StateEncrypted {
+		if d.engine().State() != otr4.StateEncrypted {
 			// The session it belonged to no longer exists here (a
 			// restart): start a fresh one.
 			m.restartDAKE(c, d)
@@ -357,8 +378,8 @@ func (m *Manager) handleConvEvent(c *contact, d *device, e otr4.Event) {
 	case otr4.EventSMPInProgress:
 		m.emit(&SMPEvent{Contact: c.jid, Device: ref, Kind: SMPInProgress})
 	case otr4.EventSMPSucceeded:
-		if d.fpKnown {
-			if err := m.setTrustLocked(c, d.fp, Verified, keystore.MethodSMP, nil); err != nil {
+		if fp, ok := d.fingerprint(); ok {
+			if err := m.setTrustLocked(c, fp, Verified, keystore.MethodSMP, nil); err != nil {
 				m.emit(&WarningEvent{Contact: c.jid, Device: ref, Kind: WarnProtocol, Text: "could not record the verification: " + err.Error()})
 			}
 		}
@@ -374,6 +395,10 @@ func (m *Manager) handleConvEvent(c *contact, d *device, e otr4.Event) {
 
 // restartDAKE starts a fresh DAKE with a device whose session is gone.
 func (m *Manager) restartDAKE(c *contact, d *device) {
+	if d.v3 != nil {
+		m.restartV3(c, d)
+		return
+	}
 	if d.conv.State() == otr4.StateWaitingAuthR || d.conv.State() == otr4.StateWaitingAuthI {
 		return
 	}
@@ -402,8 +427,12 @@ func describe(d Device) string {
 }
 
 // formatFingerprint writes a fingerprint in groups of eight hex digits.
-func formatFingerprint(fp otr4.Fingerprint) string {
-	h := strings.ToUpper(hex.EncodeToString(fp[:]))
+func formatFingerprint(fp otr4.Fingerprint) string { return formatFP(fp[:]) }
+
+// formatFP writes an OTRv4 (56-byte) or OTRv3 (20-byte, as libotr shows it) fingerprint
+// in groups of eight upper-case hex digits.
+func formatFP(fp []byte) string {
+	h := strings.ToUpper(hex.EncodeToString(fp))
 	var b strings.Builder
 	for i := 0; i < len(h); i += 8 {
 		if i > 0 {
@@ -414,14 +443,13 @@ func formatFingerprint(fp otr4.Fingerprint) string {
 	return b.String()
 }
 
-// parseFingerprint reads a fingerprint with or without spaces.
-func parseFingerprint(s string) (otr4.Fingerprint, error) {
-	var fp otr4.Fingerprint
+// parseFingerprint reads an OTRv4 (56-byte) or OTRv3 (20-byte) fingerprint with or without
+// spaces.
+func parseFingerprint(s string) ([]byte, error) {
 	h := strings.NewReplacer(" ", "", ":", "", "\t", "").Replace(strings.TrimSpace(s))
 	b, err := hex.DecodeString(h)
-	if err != nil || len(b) != len(fp) {
-		return fp, fmt.Errorf("%w: %q", ErrBadFingerprint, s)
+	if err != nil || (len(b) != len(otr4.Fingerprint{}) && len(b) != len(otr3.Fingerprint{})) {
+		return nil, fmt.Errorf("%w: %q", ErrBadFingerprint, s)
 	}
-	copy(fp[:], b)
-	return fp, nil
+	return b, nil
 }

@@ -127,6 +127,7 @@ const (
 	WarnProtocol                                   // any other protocol problem (rejected message, error message from the peer)
 	WarnPrekeyServer                               // the prekey server is unavailable, refused, or misbehaved
 	WarnTrustSync                                  // a trust decision from an own device was refused
+	WarnOTRv3                                      // the conversation with a device is OTRv3 (weaker, online only)
 )
 
 func (k WarningKind) String() string {
@@ -153,6 +154,8 @@ func (k WarningKind) String() string {
 		return "prekey-server"
 	case WarnTrustSync:
 		return "trust-sync"
+	case WarnOTRv3:
+		return "otrv3"
 	}
 	return "warning"
 }

@@ -40,6 +40,8 @@ func ApplyConfig(c *Config, cfg *config.Config, a config.Account) error {
 	c.Encryption = encryptionOf(cfg.OTR.RequireEncryption, cfg.OTR.WhitespaceTag)
 	c.Offline = cfg.OTR.Mode != config.ModeInteractiveOnly
 	c.ErrorStartAKE = cfg.OTR.ErrorStartAKE
+	c.V3Compatible = cfg.OTR.Mode == config.ModeV3Compatible
+	c.DeviceListAccess = string(cfg.OTR.DeviceListAccess)
 	if s := cfg.PrekeyServerFor(a); s != "" {
 		if c.PrekeyServer, err = jid.Parse(s); err != nil {
 			return err

@@ -30,6 +30,9 @@ func TestApplyConfig(t *testing.T) {
 	if c.Account.String() != "alice@example.org" || c.Resource != "laptop" || c.Label != "laptop" {
 		t.Errorf("account %v resource %q label %q", c.Account, c.Resource, c.Label)
 	}
+	if c.V3Compatible || c.DeviceListAccess != "open" {
+		t.Errorf("v3 %v, device list access %q", c.V3Compatible, c.DeviceListAccess)
+	}
 	if c.Policy != instancetag.Best || c.Encryption != EncryptAlways || !c.Offline || !c.ErrorStartAKE {
 		t.Errorf("policies %+v", c)
 	}

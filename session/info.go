@@ -35,10 +35,10 @@ func (m *Manager) contactInfo(c *contact) ContactInfo {
 		if d, ok := c.devices[in.Tag]; ok {
 			di.State, di.Trust = d.state, d.trust
 			if d.state != Plaintext {
-				di.Version = 4
+				di.Version = d.version()
 			}
-			if d.fpKnown {
-				di.Fingerprint = formatFingerprint(d.fp)
+			if fp, ok := d.fingerprint(); ok {
+				di.Fingerprint = formatFP(fp)
 			}
 		}
 		if di.State > info.State && di.State != Finished || (info.State == Plaintext && di.State == Finished) {

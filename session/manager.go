@@ -18,6 +18,7 @@ import (
 	"github.com/otrchat/otrchat/instancetag"
 	"github.com/otrchat/otrchat/keystore"
 	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/otr3"
 	"github.com/otrchat/otrchat/pep"
 	"github.com/otrchat/otrchat/prekeyclient"
 	"github.com/otrchat/otrchat/xmppconn"
@@ -68,6 +69,16 @@ type Config struct {
 	// ErrorStartAKE starts a new DAKE with a device that reports an OTR
 	// error (a message it could not read).
 	ErrorStartAKE bool
+	// V3Key is the account's OTRv3 DSA key: with it the Manager runs in the
+	// OTRv3-compatible mode (query messages and whitespace tags offer 3 and
+	// 4; an instance that offers only 3 gets an OTRv3 conversation; see
+	// docs/session.md). V3Compatible loads the key from Store when V3Key is
+	// nil (an error when the store has none).
+	V3Key        *otr3.PrivateKey
+	V3Compatible bool
+	// DeviceListAccess is the access model of the account's device list:
+	// "open" (the default) or "presence" (docs/device-list.md).
+	DeviceListAccess string
 
 	// PrekeyServer is the prekey server to use; zero: discovered.
 	PrekeyServer jid.JID
@@ -121,6 +132,8 @@ type Manager struct {
 	tag     uint32
 	label   string
 	id      *otr4.Identity
+	v3key   *otr3.PrivateKey    // OTRv3-compatible mode when set (v3.go)
+	v3prof  *otr4.ClientProfile // the transitional client profile of that mode
 	dev     *storeDevice
 	client  *xmppconn.Client
 	pep     *pep.Manager
@@ -234,6 +247,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.dev = &storeDevice{s: cfg.Store, account: account.String(), tag: m.tag, id: id,
 		versions: "4", validity: 30 * 24 * time.Hour, rand: cfg.Rand}
+	if err := m.setupV3(); err != nil {
+		return nil, err
+	}
 	m.client, err = xmppconn.New(xmppconn.Config{
 		JID: account, Password: cfg.Password, Resource: cfg.Resource, Addr: cfg.Addr,
 		TLS: cfg.TLS, RootCAs: cfg.RootCAs, InstanceTag: m.tag,
@@ -245,7 +261,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m.pep, err = pep.New(m.client, pep.Device{Tag: m.tag, Label: truncateLabel(m.label)},
-		pep.Options{RequestTimeout: cfg.RequestTimeout, Rand: cfg.Rand, Logger: cfg.Logger.With("part", "pep")})
+		pep.Options{RequestTimeout: cfg.RequestTimeout, AccessModel: cfg.DeviceListAccess, Rand: cfg.Rand, Logger: cfg.Logger.With("part", "pep")})
 	if err != nil {
 		return nil, err
 	}
@@ -405,8 +421,8 @@ func (m *Manager) endAll() {
 	defer m.mu.Unlock()
 	for _, c := range m.contacts {
 		for _, d := range c.devices {
-			if d.conv != nil && d.conv.State() == otr4.StateEncrypted {
-				out, err := d.conv.End()
+			if e := d.engine(); e != nil && e.State() == otr4.StateEncrypted {
+				out, err := e.End()
 				if err == nil {
 					m.process(c, d, out)
 				}

@@ -56,7 +56,9 @@ func TestMultiDevicePolicies(t *testing.T) {
 		}
 	}
 
-	// Bob replies from the desktop to all of alice's devices.
+	// Bob replies from the desktop to all of alice's devices, more than a
+	// second later (BEST compares activity at one-second resolution).
+	time.Sleep(1100 * time.Millisecond)
 	if err := desktop.m.SetPolicy(alice, instancetag.Multicasting); err != nil {
 		t.Fatal(err)
 	}

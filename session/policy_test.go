@@ -111,7 +111,7 @@ func TestTrustModes(t *testing.T) {
 	fp1[0], fp2[0] = 1, 2
 	level := func(mode TrustMode, fp otr4.Fingerprint, changed bool) TrustLevel {
 		m.trustMode = mode
-		return m.trustLevel(c, fp, changed)
+		return m.trustLevel(c, fp[:], changed)
 	}
 	for _, tc := range []struct {
 		mode    TrustMode

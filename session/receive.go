@@ -93,6 +93,12 @@ func (m *Manager) handleMessage(msg *xmppconn.Message) {
 			}
 		}
 		if !slices.Contains(r.Offers, 4) {
+			if slices.Contains(r.Offers, 3) && m.v3key != nil {
+				if r.Kind == otr4.RouteQuery || m.encFor(c) != EncryptManual {
+					m.answerOfferV3(c, from) // v3.go
+				}
+				return
+			}
 			if slices.Contains(r.Offers, 3) {
 				m.emit(&WarningEvent{Contact: c.jid, Kind: WarnProtocol,
 					Text: from.String() + " offers only OTR version 3, which this device does not speak"})
@@ -109,8 +115,10 @@ func (m *Manager) handleMessage(msg *xmppconn.Message) {
 				Text: fmt.Sprintf("%s reports an OTR error: %s", from, msg.Body)})
 			return
 		}
-		out, _ := d.conv.Receive(msg.Body)
-		m.process(c, d, out)
+		if e := d.engine(); e != nil {
+			out, _ := e.Receive(msg.Body)
+			m.process(c, d, out)
+		}
 	default:
 		m.emitPlaintext(c, msg, msg.Body)
 		if m.encFor(c) == EncryptAlways || c.anyEncrypted() {
@@ -184,7 +192,7 @@ func (m *Manager) answerOffer(c *contact, from jid.JID) {
 		}
 	} else {
 		d = c.tagless[from.String()]
-		if d == nil {
+		if d == nil || d.v3 != nil { // an OTRv3 AKE begun there is replaced by OTRv4
 			conv, err := m.newConv(c)
 			if err != nil {
 				return
@@ -215,6 +223,10 @@ func (m *Manager) answerOffer(c *contact, from jid.JID) {
 // receiveEncoded feeds an encoded OTR message (or fragment) to the
 // conversation with its sender instance.
 func (m *Manager) receiveEncoded(c *contact, msg *xmppconn.Message, r otr4.Route) {
+	if r.Version == 3 && m.v3key != nil {
+		m.receiveV3(c, msg, r) // v3.go
+		return
+	}
 	if r.Version != 4 {
 		m.emit(&WarningEvent{Contact: c.jid, Kind: WarnProtocol,
 			Text: fmt.Sprintf("%s sent an OTR version %d message, which this device does not speak", msg.From, r.Version)})
@@ -230,8 +242,15 @@ func (m *Manager) receiveEncoded(c *contact, msg *xmppconn.Message, r otr4.Route
 		return
 	}
 	d, ok := c.devices[sender]
+	if ok {
+		if err := m.leaveV3(c, d); err != nil { // v3.go
+			m.emit(&WarningEvent{Contact: c.jid, Device: m.devRef(c, d), Kind: WarnProtocol,
+				Text: fmt.Sprintf("%s, in an OTRv3 conversation, sent an OTR version 4 message: ignored", describe(m.devRef(c, d)))})
+			return
+		}
+	}
 	if !ok {
-		if td := c.tagless[msg.From.String()]; td != nil && !r.Identity() {
+		if td := c.tagless[msg.From.String()]; td != nil && td.v3 == nil && !r.Identity() {
 			// The answer to a DAKE begun before the tag was known.
 			delete(c.tagless, msg.From.String())
 			td.tag, td.label = sender, labelOf(c.listed, sender)
@@ -299,7 +318,7 @@ func (m *Manager) deliver(c *contact, d *device, out *otr4.Message) {
 	}
 	v := 0
 	if out.Encrypted {
-		v = 4
+		v = d.version()
 	}
 	m.emit(&MessageEvent{Contact: c.jid, From: ref, Text: out.Text, Encrypted: out.Encrypted, Version: v,
 		Trust: d.trust, Time: stamp, Delayed: d.rxDelayed})

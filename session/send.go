@@ -61,6 +61,9 @@ func (m *Manager) instances(c *contact) []instancetag.Instance {
 			add(t)
 		}
 	}
+	for _, t := range v3Tags(c) { // OTRv3 instances are never in a device list (v3.go)
+		add(t)
+	}
 	return out
 }
 
@@ -95,6 +98,12 @@ func (m *Manager) startDevices(ctx context.Context, account jid.JID, tags []uint
 	m.mu.Lock()
 	c := m.contact(account)
 	for _, tag := range tags {
+		if d := c.devices[tag]; d != nil && d.v3 != nil {
+			if err := m.startV3(c, d); err != nil { // v3.go: online only
+				errs[tag] = err
+			}
+			continue
+		}
 		d, err := m.deviceFor(c, tag)
 		if err != nil {
 			errs[tag] = err
@@ -187,7 +196,7 @@ func (m *Manager) startDevices(ctx context.Context, account jid.JID, tags []uint
 // A contact that publishes no device list gets a query message.
 func (m *Manager) StartOTR(ctx context.Context, c jid.JID) error {
 	c = c.Bare()
-	m.ensureList(ctx, c)
+	m.refreshList(ctx, c)
 	m.mu.Lock()
 	ct := m.contact(c)
 	ins := m.instances(ct)
@@ -195,7 +204,7 @@ func (m *Manager) StartOTR(ctx context.Context, c jid.JID) error {
 	if len(ins) == 0 {
 		// No device list and no conversation: ask with a query message;
 		// every OTRv4 device of the contact that is online answers.
-		_, err := m.client.SendChat(ctx, c, "?OTRv4? This device would like an Off-the-Record conversation.", xmppconn.SendOptions{})
+		_, err := m.client.SendChat(ctx, c, m.queryMessage(), xmppconn.SendOptions{})
 		return err
 	}
 	tags := make([]uint32, 0, len(ins))
@@ -229,19 +238,24 @@ func (m *Manager) EndOTR(ctx context.Context, c jid.JID) error {
 	defer m.mu.Unlock()
 	ct := m.contact(c)
 	for _, d := range ct.devices {
-		if d.conv == nil {
+		e := d.engine()
+		if e == nil {
 			continue
 		}
-		switch d.conv.State() {
+		switch e.State() {
 		case otr4.StateEncrypted, otr4.StateFinished, otr4.StateWaitingAuthR, otr4.StateWaitingAuthI:
 		default:
 			continue
 		}
-		out, err := d.conv.End()
+		out, err := e.End()
 		if err != nil {
 			return err
 		}
 		m.process(ct, d, out)
+		if d.v3 != nil {
+			m.resetV3(ct, d) // v3.go
+			continue
+		}
 		if d.conv.State() != otr4.StateStart {
 			// Begin the next conversation from scratch.
 			if conv, err := m.newConv(ct); err == nil {
@@ -273,6 +287,7 @@ func (m *Manager) ownOthers() []uint32 {
 	for _, in := range m.instances(oc) {
 		tags = append(tags, in.Tag)
 	}
+	tags, _ = splitV3(oc, tags) // a libotr client of our own account cannot read sent copies (v3.go)
 	if len(tags) > multicast.MaxPerAccount-1 {
 		tags = tags[:multicast.MaxPerAccount-1]
 	}
@@ -290,6 +305,7 @@ func (m *Manager) Recipients(c jid.JID) ([]Device, error) {
 		return nil, err
 	}
 	var out []Device
+	sel.Tags = m.applyV3(ct, pol, sel.Tags) // v3.go
 	for _, tag := range sel.Tags {
 		out = append(out, Device{Account: ct.jid, Tag: tag, Label: m.labelFor(ct, tag)})
 	}
@@ -358,6 +374,8 @@ func (m *Manager) Send(ctx context.Context, c jid.JID, text string) (string, err
 	if pol == instancetag.Multicasting {
 		own = m.ownOthers()
 	}
+	var v3tags []uint32
+	sel.Tags, v3tags = splitV3(ct, m.applyV3(ct, pol, sel.Tags)) // v3.go
 	m.mu.Unlock()
 
 	errs := m.startDevices(ctx, c, sel.Tags)
@@ -402,6 +420,7 @@ func (m *Manager) Send(ctx context.Context, c jid.JID, text string) (string, err
 	if err != nil {
 		return "", err
 	}
+	m.sendV3(ct, v3tags, id, text) // v3.go
 	for _, o := range outs {
 		cc := ct
 		if o.Account == oc.key {
@@ -473,7 +492,7 @@ func (m *Manager) sendPlaintext(ctx context.Context, c *contact, id, text string
 func (m *Manager) pickDevice(c *contact, tag uint32) (*device, error) {
 	if tag != 0 {
 		d, ok := c.devices[tag]
-		if !ok || d.conv == nil {
+		if !ok || d.engine() == nil {
 			return nil, fmt.Errorf("%w: %08x", ErrNoSuchDevice, tag)
 		}
 		return d, nil
@@ -498,17 +517,17 @@ func (m *Manager) pickDevice(c *contact, tag uint32) (*device, error) {
 // StartSMP asks a device of c (tag 0: the one the policy picks) to prove
 // knowledge of the same secret, with an optional question.
 func (m *Manager) StartSMP(ctx context.Context, c jid.JID, tag uint32, question, secret string) error {
-	return m.smp(c, tag, func(d *device) (*otr4.Message, error) { return d.conv.StartSMP(question, []byte(secret)) })
+	return m.smp(c, tag, func(d *device) (*otr4.Message, error) { return d.engine().StartSMP(question, []byte(secret)) })
 }
 
 // AnswerSMP answers a device's SMP request.
 func (m *Manager) AnswerSMP(ctx context.Context, c jid.JID, tag uint32, secret string) error {
-	return m.smp(c, tag, func(d *device) (*otr4.Message, error) { return d.conv.AnswerSMP([]byte(secret)) })
+	return m.smp(c, tag, func(d *device) (*otr4.Message, error) { return d.engine().AnswerSMP([]byte(secret)) })
 }
 
 // AbortSMP cancels an SMP run.
 func (m *Manager) AbortSMP(ctx context.Context, c jid.JID, tag uint32) error {
-	return m.smp(c, tag, func(d *device) (*otr4.Message, error) { return d.conv.AbortSMP() })
+	return m.smp(c, tag, func(d *device) (*otr4.Message, error) { return d.engine().AbortSMP() })
 }
 
 func (m *Manager) smp(c jid.JID, tag uint32, f func(*device) (*otr4.Message, error)) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/otrchat/otrchat/keystore"
 	"github.com/otrchat/otrchat/otr4"
+	"github.com/otrchat/otrchat/otr4/otr3"
 )
 
 // storeDevice is one own device in the key store, as prekeyclient needs it
@@ -21,6 +22,7 @@ type storeDevice struct {
 	tag      uint32
 	id       *otr4.Identity
 	versions string
+	v3       *otr3.PrivateKey // OTRv3-compatible mode: transitional client profiles
 	validity time.Duration
 	rand     io.Reader
 }
@@ -59,6 +61,9 @@ func (d *storeDevice) Profiles() (*otr4.ClientProfile, *otr4.PrekeyProfile, *otr
 func (d *storeDevice) RenewProfiles(now time.Time) (*otr4.ClientProfile, *otr4.PrekeyProfile, *otr4.SharedPrekeySecret, error) {
 	tag := otr4.InstanceTag(d.tag)
 	cp, err := otr4.NewClientProfile(d.id, tag, d.versions, now.Add(d.validity))
+	if d.v3 != nil {
+		cp, err = otr4.NewTransitionalClientProfile(d.id, d.v3, tag, d.versions, now.Add(d.validity), d.rand)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}

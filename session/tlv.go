@@ -82,27 +82,41 @@ func parseSentCopy(b []byte) (sentCopy, error) {
 	return sentCopy{contact: j, sent: time.UnixMilli(ms)}, nil
 }
 
-// trustSync is the value of a TLVTrust.
+// trustSync is the value of a TLVTrust. Version 1 carries a 56-byte OTRv4 fingerprint;
+// version 2 (OTRv3-compatible mode) a length byte and the fingerprint, 20 bytes (OTRv3) or
+// 56. A decision on an OTRv4 fingerprint is still sent as version 1, so that devices that
+// know only version 1 keep applying it.
 type trustSync struct {
 	contact     jid.JID
-	fingerprint otr4.Fingerprint
+	fingerprint []byte     // 56 (OTRv4) or 20 (OTRv3) bytes
 	level       TrustLevel // Verified or Untrusted (revoked)
 	method      uint8
 	at          time.Time
 }
 
+const (
+	fpV4 = len(otr4.Fingerprint{})
+	fpV3 = 20 // otr3.Fingerprint
+)
+
 func (t trustSync) tlv() otr4.TLV {
-	b := []byte{tlvVersion, byte(t.level), t.method}
+	v := byte(tlvVersion)
+	if len(t.fingerprint) != fpV4 {
+		v = 2
+	}
+	b := []byte{v, byte(t.level), t.method}
 	b = binary.BigEndian.AppendUint64(b, uint64(t.at.UnixMilli()))
-	b = append(b, t.fingerprint[:]...)
+	if v == 2 {
+		b = append(b, byte(len(t.fingerprint)))
+	}
+	b = append(b, t.fingerprint...)
 	b = appendJID(b, t.contact)
 	return otr4.TLV{Type: TLVTrust, Value: b}
 }
 
 func parseTrustSync(b []byte) (trustSync, error) {
 	var t trustSync
-	n := 3 + 8 + len(t.fingerprint)
-	if len(b) < n || b[0] != tlvVersion {
+	if len(b) < 11 || (b[0] != tlvVersion && b[0] != 2) {
 		return t, fmt.Errorf("%w: trust header", errTLV)
 	}
 	t.level = TrustLevel(b[1])
@@ -111,8 +125,19 @@ func parseTrustSync(b []byte) (trustSync, error) {
 	}
 	t.method = b[2]
 	t.at = time.UnixMilli(int64(binary.BigEndian.Uint64(b[3:11])))
-	copy(t.fingerprint[:], b[11:n])
-	j, rest, err := readJID(b[n:])
+	rest := b[11:]
+	n := fpV4
+	if b[0] == 2 {
+		if len(rest) < 1 || (int(rest[0]) != fpV3 && int(rest[0]) != fpV4) {
+			return t, fmt.Errorf("%w: fingerprint length", errTLV)
+		}
+		n, rest = int(rest[0]), rest[1:]
+	}
+	if len(rest) < n {
+		return t, fmt.Errorf("%w: short fingerprint", errTLV)
+	}
+	t.fingerprint = append([]byte(nil), rest[:n]...)
+	j, rest, err := readJID(rest[n:])
 	if err != nil {
 		return t, err
 	}

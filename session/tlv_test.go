@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -19,9 +20,9 @@ func TestTLVRoundTrip(t *testing.T) {
 	}
 	var fp otr4.Fingerprint
 	fp[3] = 7
-	ts := trustSync{contact: jid.MustParse("bob@example.org"), fingerprint: fp, level: Verified, method: 1, at: at}
+	ts := trustSync{contact: jid.MustParse("bob@example.org"), fingerprint: fp[:], level: Verified, method: 1, at: at}
 	back, err := parseTrustSync(ts.tlv().Value)
-	if err != nil || !back.contact.Equal(ts.contact) || back.fingerprint != fp || back.level != Verified || !back.at.Equal(at) {
+	if err != nil || !back.contact.Equal(ts.contact) || !bytes.Equal(back.fingerprint, fp[:]) || back.level != Verified || !back.at.Equal(at) {
 		t.Errorf("trust: %+v, %v", back, err)
 	}
 	bad := [][]byte{nil, {1}, {2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'x'}, append(cp.tlv().Value, 0)}
@@ -57,14 +58,15 @@ func FuzzSentCopy(f *testing.F) {
 }
 
 func FuzzTrustSync(f *testing.F) {
-	f.Add(trustSync{contact: jid.MustParse("bob@example.org"), level: Verified, method: 2, at: time.Unix(1, 0)}.tlv().Value)
+	f.Add(trustSync{contact: jid.MustParse("bob@example.org"), fingerprint: make([]byte, 56), level: Verified, method: 2, at: time.Unix(1, 0)}.tlv().Value)
+	f.Add(trustSync{contact: jid.MustParse("bob@example.org"), fingerprint: make([]byte, 20), level: Untrusted, method: 1, at: time.Unix(1, 0)}.tlv().Value)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ts, err := parseTrustSync(b)
 		if err != nil {
 			return
 		}
 		again, err := parseTrustSync(ts.tlv().Value)
-		if err != nil || again.fingerprint != ts.fingerprint || again.level != ts.level || !again.contact.Equal(ts.contact) {
+		if err != nil || !bytes.Equal(again.fingerprint, ts.fingerprint) || again.level != ts.level || !again.contact.Equal(ts.contact) {
 			t.Fatalf("round trip of %x: %+v, %v", b, again, err)
 		}
 	})

@@ -9,14 +9,13 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/otrchat/otrchat/keystore"
-	"github.com/otrchat/otrchat/otr4"
 )
 
 // trustLevel computes how far a device's fingerprint is trusted: an
 // explicit decision first (verified or distrusted), then the trust mode.
 // changed is set when the device showed another fingerprint before.
-func (m *Manager) trustLevel(c *contact, fp otr4.Fingerprint, changed bool) TrustLevel {
-	dec, err := m.cfg.Store.Trust(m.account.String(), c.key, fp[:])
+func (m *Manager) trustLevel(c *contact, fp []byte, changed bool) TrustLevel {
+	dec, err := m.cfg.Store.Trust(m.account.String(), c.key, fp)
 	if err == nil {
 		if dec.Trusted {
 			return Verified
@@ -50,8 +49,8 @@ func (m *Manager) hasVerified(c *contact) bool {
 }
 
 func (m *Manager) refreshTrust(c *contact, d *device) {
-	if d.fpKnown {
-		d.trust = m.trustLevel(c, d.fp, false)
+	if fp, ok := d.fingerprint(); ok {
+		d.trust = m.trustLevel(c, fp, false)
 	}
 }
 
@@ -80,18 +79,16 @@ func (m *Manager) SetTrust(ctx context.Context, c jid.JID, fingerprint string, l
 // setTrustLocked stores a trust decision, updates the devices showing that
 // fingerprint, reports it, and (for a decision made here) sends it to our
 // other devices. Called with m.mu held.
-func (m *Manager) setTrustLocked(c *contact, fp otr4.Fingerprint, level TrustLevel, method keystore.TrustMethod, from *Device) error {
+func (m *Manager) setTrustLocked(c *contact, fp []byte, level TrustLevel, method keystore.TrustMethod, from *Device) error {
 	now := m.cfg.Now().UTC()
-	dec := keystore.TrustDecision{Contact: c.key, Fingerprint: fp[:], Trusted: level == Verified, Method: method, Time: now}
+	dec := keystore.TrustDecision{Contact: c.key, Fingerprint: fp, Trusted: level == Verified, Method: method, Time: now}
 	if err := m.cfg.Store.SetTrust(m.account.String(), dec); err != nil {
 		return err
 	}
 	for _, d := range c.devices {
-		if d.fpKnown {
-			m.refreshTrust(c, d)
-		}
+		m.refreshTrust(c, d)
 	}
-	m.emit(&TrustEvent{Contact: c.jid, Fingerprint: formatFingerprint(fp), Level: level, FromDevice: from})
+	m.emit(&TrustEvent{Contact: c.jid, Fingerprint: formatFP(fp), Level: level, FromDevice: from})
 	m.emitRoster(c)
 	if from == nil {
 		ts := trustSync{contact: c.jid, fingerprint: fp, level: level, method: uint8(method), at: now}
@@ -114,7 +111,7 @@ func (m *Manager) syncTrust(ts trustSync) {
 		if !ok || !d.fpKnown {
 			continue
 		}
-		if m.trustLevel(oc, d.fp, false) == Verified {
+		if m.trustLevel(oc, d.fp[:], false) == Verified {
 			tags = append(tags, in.Tag)
 		}
 	}
@@ -151,7 +148,7 @@ func (m *Manager) receiveTrust(c *contact, d *device, value []byte) {
 			Text: describe(ref) + " sent a trust decision, which only your own devices may send: ignored"})
 		return
 	}
-	if !d.fpKnown || m.trustLevel(c, d.fp, false) != Verified {
+	if !d.fpKnown || m.trustLevel(c, d.fp[:], false) != Verified {
 		m.emit(&WarningEvent{Contact: c.jid, Device: ref, Kind: WarnTrustSync,
 			Text: "refused a trust decision from your device " + describe(ref) + ", which is not verified: verify it first"})
 		return
@@ -180,6 +177,13 @@ func (m *Manager) ensureList(ctx context.Context, account jid.JID) {
 	if known {
 		return
 	}
+	m.refreshList(ctx, account)
+}
+
+// refreshList reads an account's device list from its PEP node, whatever
+// is cached, for commands that must not act on a stale list. Called
+// without m.mu.
+func (m *Manager) refreshList(ctx context.Context, account jid.JID) {
 	fctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
 	defer cancel()
 	if _, err := m.pep.Fetch(fctx, account.Bare()); err != nil {

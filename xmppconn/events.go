@@ -205,12 +205,16 @@ type PEPItem struct {
 }
 
 // PEPEvent reports a XEP-0163 notification: the items published on Node of
-// the account From (a bare JID), or retracted from it.
+// the account From (a bare JID), or retracted from it; or, with Deleted or
+// Purged set (and no items), that the node was deleted or purged (XEP-0060
+// §8.4, §8.5).
 type PEPEvent struct {
 	From      jid.JID
 	Node      string
 	Items     []PEPItem
 	Retracted []string
+	Deleted   bool
+	Purged    bool
 }
 
 func (*StateEvent) isEvent()        {}

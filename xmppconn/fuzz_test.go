@@ -14,6 +14,7 @@ var messageSeeds = []string{
 	`<message xmlns='jabber:client'><result xmlns='urn:xmpp:mam:2' queryid='q1' id='A1'><forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='2026-11-23T10:00:00Z'/><message xmlns='jabber:client' from='bob@example.org/x' type='chat'><body>old</body></message></forwarded></result></message>`,
 	`<message xmlns='jabber:client' from='bob@example.org' type='headline'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='urn:otrchat:otrv4:devices:0'><item id='current'><devices xmlns='urn:otrchat:otrv4:0'><device tag='0x2bbb0001'/></devices></item><retract id='old'/></items></event></message>`,
 	`<message xmlns='jabber:client' from='bob@example.org/x' type='error'><error type='cancel'/></message>`,
+	`<message xmlns='jabber:client' from='bob@example.org' type='headline'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='urn:xmpp:otr:1:devices'><item id='current'><devices xmlns='urn:xmpp:otr:1'><device id='2bbb0001' label='x'/></devices></item></items><delete node='urn:xmpp:otr:1:devices'/><purge node='urn:xmpp:otr:1:devices'/></event></message>`,
 }
 
 // FuzzHandleMessage runs arbitrary bytes through the whole incoming message

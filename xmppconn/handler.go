@@ -401,6 +401,21 @@ func (c *Client) handlePEP(w *wireMessage) {
 		}
 		c.emit(e)
 	}
+	// XEP-0060 §8.4.2 and §8.5.2: the node was deleted or purged.
+	for _, d := range w.Event.Delete {
+		if d.Node == "" {
+			c.countMalformed()
+			continue
+		}
+		c.emit(&PEPEvent{From: from.Bare(), Node: d.Node, Deleted: true})
+	}
+	for _, p := range w.Event.Purge {
+		if p.Node == "" {
+			c.countMalformed()
+			continue
+		}
+		c.emit(&PEPEvent{From: from.Bare(), Node: p.Node, Purged: true})
+	}
 }
 
 func (c *Client) handlePresence(b []byte) {

@@ -135,8 +135,14 @@ type wireEventItems struct {
 	} `xml:"http://jabber.org/protocol/pubsub#event retract"`
 }
 
+type wireEventNode struct {
+	Node string `xml:"node,attr"`
+}
+
 type wireEvent struct {
-	Items []wireEventItems `xml:"http://jabber.org/protocol/pubsub#event items"`
+	Items  []wireEventItems `xml:"http://jabber.org/protocol/pubsub#event items"`
+	Delete []wireEventNode  `xml:"http://jabber.org/protocol/pubsub#event delete"`
+	Purge  []wireEventNode  `xml:"http://jabber.org/protocol/pubsub#event purge"`
 }
 
 type wireDevice struct {

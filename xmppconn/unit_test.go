@@ -274,6 +274,18 @@ func TestHandleMessage(t *testing.T) {
 					t.Fatalf("event %#v", evs[0])
 				}
 			}},
+		{"pep delete and purge", `<message xmlns='jabber:client' from='alice@example.org' type='headline'><event xmlns='http://jabber.org/protocol/pubsub#event'><delete node='urn:xmpp:otr:1:devices'/><purge node='urn:xmpp:otr:1:devices'/><purge/></event></message>`,
+			nil, func(t *testing.T, evs []Event, st Stats) {
+				if len(evs) != 2 || st.Malformed != 1 {
+					t.Fatalf("%d events, %d malformed", len(evs), st.Malformed)
+				}
+				d, ok1 := evs[0].(*PEPEvent)
+				p, ok2 := evs[1].(*PEPEvent)
+				if !ok1 || !ok2 || !d.Deleted || d.Purged || p.Deleted || !p.Purged || d.Node != "urn:xmpp:otr:1:devices" ||
+					p.Node != d.Node || d.From.String() != "alice@example.org" || len(d.Items)+len(p.Items) != 0 {
+					t.Fatalf("events %#v %#v", evs[0], evs[1])
+				}
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, drain := testClient(t, laptopTag)

@@ -64,6 +64,9 @@ func devicesList(args []string, e env) error {
 					d.LastSeen.Format(time.DateTime), d.FullJID)
 			}
 		}
+		if err := listV3Devices(s, a, e.stdout); err != nil { // keys3.go
+			return err
+		}
 	}
 	return nil
 }
@@ -93,7 +96,7 @@ func devicesForget(args []string, e env) error {
 	}
 	defer s.Close()
 	if *contact != "" {
-		if err := s.ForgetContactDevice(*account, *contact, tag); err != nil {
+		if err := forgetContactDevice(s, *account, *contact, tag); err != nil { // keys3.go: OTRv4 or OTRv3
 			return err
 		}
 		fmt.Fprintf(e.stdout, "forgot device %08x of %s\n", tag, *contact)

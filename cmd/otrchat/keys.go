@@ -44,39 +44,49 @@ func keysCreate(args []string, e env) error {
 	if len(devs) > 0 && !*newDevice {
 		return fmt.Errorf("%s already has %d device(s); use -new-device to add another", *account, len(devs))
 	}
-	id, err := otr4.GenerateIdentity(rand.Reader, *keepForging)
+	tag, fp, err := createDevice(s, cfg, *account, *keepForging, e)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintf(e.stdout, "created device %08x of %s\nfingerprint %s\n", tag, *account, fp)
+	return nil
+}
+
+// createDevice makes a new device of account in s: its long-term and
+// forging keys, instance tag, client and prekey profiles.
+func createDevice(s *keystore.Store, cfg *config.Config, account string, keepForging bool, e env) (uint32, otr4.Fingerprint, error) {
+	id, err := otr4.GenerateIdentity(rand.Reader, keepForging)
+	if err != nil {
+		return 0, otr4.Fingerprint{}, err
 	}
 	defer id.Wipe()
 	tag, err := otr4.NewInstanceTag(rand.Reader)
 	if err != nil {
-		return err
+		return 0, otr4.Fingerprint{}, err
 	}
 	now := time.Now()
-	cp, err := otr4.NewClientProfile(id, tag, versions(cfg), now.Add(profileLifetime))
+	cp, err := newClientProfile(s, cfg, account, id, tag, now, e) // keys3.go: transitional in v3-compatible mode
 	if err != nil {
-		return err
+		return 0, otr4.Fingerprint{}, err
 	}
 	pp, shared, err := otr4.NewPrekeyProfile(rand.Reader, id, tag, now.Add(profileLifetime))
 	if err != nil {
-		return err
+		return 0, otr4.Fingerprint{}, err
 	}
 	defer shared.Wipe()
 	rec := keystore.Identity{InstanceTag: uint32(tag), LongTermSeed: id.Seed(), ForgingPublic: id.ForgingKey(),
 		ForgingSecret: id.ForgingSeed(), Created: now.UTC()}
-	if err := s.PutIdentity(*account, rec); err != nil {
-		return err
+	if err := s.PutIdentity(account, rec); err != nil {
+		return 0, otr4.Fingerprint{}, err
 	}
-	if err := s.PutClientProfile(*account, uint32(tag), keystore.ClientProfile{Encoded: cp.Marshal(), Expires: cp.Expires.UTC()}); err != nil {
-		return err
+	if err := s.PutClientProfile(account, uint32(tag), keystore.ClientProfile{Encoded: cp.Marshal(), Expires: cp.Expires.UTC()}); err != nil {
+		return 0, otr4.Fingerprint{}, err
 	}
-	if err := s.PutPrekeyProfile(*account, uint32(tag), keystore.PrekeyProfile{Encoded: pp.Marshal(),
+	if err := s.PutPrekeyProfile(account, uint32(tag), keystore.PrekeyProfile{Encoded: pp.Marshal(),
 		SharedPrekeySecret: shared.Seed(), Expires: pp.Expires.UTC()}); err != nil {
-		return err
+		return 0, otr4.Fingerprint{}, err
 	}
-	fmt.Fprintf(e.stdout, "created device %08x of %s\nfingerprint %s\n", uint32(tag), *account, id.Fingerprint())
-	return nil
+	return uint32(tag), id.Fingerprint(), nil
 }
 
 // versions is the client profile's versions string ("4" or "34") from the configuration.
@@ -138,6 +148,9 @@ func keysShow(args []string, e env) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s\n", a)
+		if err := showV3Key(s, a, e.stdout); err != nil { // keys3.go
+			return err
+		}
 		for _, d := range devs {
 			fp, err := fingerprint(d)
 			if err != nil {

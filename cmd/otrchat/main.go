@@ -11,13 +11,23 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
-const usage = `usage: otrchat <command> [flags]
+const usage = `usage: otrchat [chat] [-line] [-account JID] [flags]
+       otrchat <command> [flags]
 
 Commands:
+  chat [-line]                 the chat (the default): the full-screen interface, or with
+                               -line commands on standard input and one event a line on
+                               standard output (docs/line-mode.md). Without a configuration
+                               it first asks for the account, password, passphrase and
+                               device label, and writes them.
   keys create -account JID     create the keys of a new device of an account
   keys show [-account JID]     show the fingerprints of all own devices
+  keys import-libotr -account JID -file FILE [-name NAME] [-replace]
+                               import the account's OTRv3 key from a libotr key file
+                               (Pidgin: ~/.purple/otr.private_key)
   devices list [-account JID]  list own devices and contacts' known devices
   devices forget -account JID -instance TAG [-contact JID] [-yes]
                                forget an own device (with -yes) or a contact's device
@@ -46,9 +56,16 @@ func main() {
 }
 
 func run(args []string, e env) int {
-	if len(args) == 0 {
-		fmt.Fprint(e.stderr, usage)
-		return 2
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" || args[0] == "chat" {
+		if !wantsLineMode(args) {
+			if code, ok := supervise(args, e); ok {
+				return code
+			}
+		}
+		if len(args) > 0 && args[0] == "chat" {
+			args = args[1:]
+		}
+		return report("chat", chat(args, e), e)
 	}
 	cmds := map[string]func([]string, env) error{
 		"keys create":       keysCreate,
@@ -58,6 +75,7 @@ func run(args []string, e env) int {
 		"passphrase change": passphraseChange,
 		"config check":      configCheck,
 	}
+	cmds["keys import-libotr"] = keysImportLibotr // keys3.go
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(e.stdout, usage)
 		return 0
@@ -72,7 +90,23 @@ func run(args []string, e env) int {
 		fmt.Fprintf(e.stderr, "otrchat: unknown command %q\n%s", name, usage)
 		return 2
 	}
-	err := cmd(args[2:], e)
+	return report(name, cmd(args[2:], e), e)
+}
+
+// wantsLineMode says whether the chat's arguments ask for the line mode or
+// only for help.
+func wantsLineMode(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-line", "--line", "-line=true", "--line=true", "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// report prints a command's error and returns the exit code.
+func report(name string, err error, e env) int {
 	switch {
 	case err == nil:
 		return 0

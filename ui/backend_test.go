@@ -1,0 +1,6 @@
+package ui
+
+import "github.com/otrchat/otrchat/session"
+
+// *session.Manager is the Backend otrchat runs with.
+var _ Backend = (*session.Manager)(nil)
