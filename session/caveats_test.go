@@ -359,7 +359,9 @@ func TestCaveatOwnDeviceLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	bob.waitEvent("question", encryptedText("question"))
-	time.Sleep(20 * time.Millisecond)
+	// Archive stamps (XEP-0203) have one-second resolution on Prosody:
+	// answer in the next second.
+	time.Sleep(1100 * time.Millisecond)
 	if _, err := bob.m.Send(ctx, laptop.jid(), "answer"); err != nil {
 		t.Fatal(err)
 	}
