@@ -147,6 +147,7 @@ type Manager struct {
 	trustMode    TrustMode
 	nextID       uint64
 	stanzas      map[string]stanzaRef // xmppconn stanza id -> message
+	unacked      map[deliveryKey]int  // stanzas of a message not yet acknowledged
 	online       bool
 	addr         jid.JID
 	savedArchive string
@@ -162,11 +163,21 @@ type Manager struct {
 	closed bool
 }
 
+// stanzaRef ties a stanza written for a user message to that message and
+// the device it is for, so that the server's acknowledgement (XEP-0198)
+// can be reported as delivery to the server for that device.
 type stanzaRef struct {
-	contact string
+	contact jid.JID // the conversation the message belongs to
 	msgID   string
-	tag     uint32
+	device  Device
+}
+
+// deliveryKey counts the stanzas of one message for one device (several
+// when the message was fragmented).
+type deliveryKey struct {
+	msgID   string
 	account string
+	tag     uint32
 }
 
 // New prepares a Manager; Run connects it.
@@ -229,7 +240,7 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		cfg: cfg, account: account, tag: rec.InstanceTag, id: id,
 		label: cfg.Label, log: cfg.Logger,
-		contacts: map[string]*contact{}, stanzas: map[string]stanzaRef{},
+		contacts: map[string]*contact{}, stanzas: map[string]stanzaRef{}, unacked: map[deliveryKey]int{},
 		policy: cfg.Policy, enc: cfg.Encryption, trustMode: cfg.TrustMode,
 	}
 	if m.label == "" {
@@ -521,6 +532,50 @@ func (m *Manager) fallbackOffline(ctx context.Context, account jid.JID, tags []u
 			m.emit(&DeliveryEvent{Contact: contact, ID: p.id, Device: m.devRef(c, d), Status: Sent})
 		}
 	}
+}
+
+// track remembers the stanzas of a user message for one device. Called
+// with m.mu held.
+func (m *Manager) track(contact jid.JID, msgID string, dev Device, stanzaIDs []string) {
+	if len(m.stanzas) > 10000 {
+		// Acknowledgements that never came (a server without stream
+		// management): forget the oldest bookkeeping rather than grow.
+		clear(m.stanzas)
+		clear(m.unacked)
+	}
+	k := deliveryKey{msgID: msgID, account: dev.Account.String(), tag: dev.Tag}
+	for _, id := range stanzaIDs {
+		m.stanzas[id] = stanzaRef{contact: contact, msgID: msgID, device: dev}
+		m.unacked[k]++
+	}
+}
+
+// handleDelivery reports the server's acknowledgement (or refusal) of a
+// stanza as the delivery of the user message it carried.
+func (m *Manager) handleDelivery(e *xmppconn.DeliveryEvent) {
+	if e.Status != xmppconn.DeliveryAcked && e.Status != xmppconn.DeliveryFailed {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ref, ok := m.stanzas[e.ID]
+	if !ok {
+		return
+	}
+	delete(m.stanzas, e.ID)
+	k := deliveryKey{msgID: ref.msgID, account: ref.device.Account.String(), tag: ref.device.Tag}
+	if e.Status == xmppconn.DeliveryFailed {
+		delete(m.unacked, k)
+		m.emit(&DeliveryEvent{Contact: ref.contact, ID: ref.msgID, Device: ref.device, Status: Failed, Err: e.Err})
+		m.emit(&WarningEvent{Contact: ref.contact, Device: ref.device, Kind: WarnDeliveryFailed,
+			Text: fmt.Sprintf("the server refused the message for %s: %v", describe(ref.device), e.Err)})
+		return
+	}
+	if m.unacked[k]--; m.unacked[k] > 0 {
+		return
+	}
+	delete(m.unacked, k)
+	m.emit(&DeliveryEvent{Contact: ref.contact, ID: ref.msgID, Device: ref.device, Status: Delivered})
 }
 
 // maintainPrekeys finds the prekey server once online and keeps our

@@ -24,12 +24,14 @@ func (m *Manager) handleClientEvent(e xmppconn.Event) {
 		m.mu.Unlock()
 		switch e.State {
 		case xmppconn.StateOnline:
-			m.emit(&ConnectionEvent{Online: true, Addr: e.Addr, Resumable: false})
+			m.emit(&ConnectionEvent{Online: true, Addr: e.Addr, Resumable: e.StreamManagement != xmppconn.SMOff})
 		case xmppconn.StateDisconnected:
 			m.emit(&ConnectionEvent{Online: false, Err: e.Err})
 		}
 	case *xmppconn.MessageEvent:
 		m.handleMessage(&e.Message)
+	case *xmppconn.DeliveryEvent:
+		m.handleDelivery(e)
 	case *xmppconn.PresenceEvent:
 		m.handlePresence(&e.Presence)
 	case *xmppconn.RosterEvent:

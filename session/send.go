@@ -411,9 +411,10 @@ func (m *Manager) Send(ctx context.Context, c jid.JID, text string) (string, err
 			cc = oc
 		}
 		d := cc.devices[r.Tag]
-		_, err := m.sendWire(cc, d, wire)
+		ids, err := m.sendWire(cc, d, wire)
 		if err == nil {
 			d.lastSent = m.cfg.Now()
+			m.track(c, id, m.devRef(cc, d), ids)
 		}
 		return err
 	})
@@ -476,10 +477,12 @@ func (m *Manager) sendPlaintext(ctx context.Context, c *contact, id, text string
 			}
 		}
 	}
-	if _, err := m.client.SendChat(ctx, c.jid, body, xmppconn.SendOptions{}); err != nil {
+	sid, err := m.client.SendChat(ctx, c.jid, body, xmppconn.SendOptions{})
+	if err != nil {
 		m.emit(&DeliveryEvent{Contact: c.jid, ID: id, Device: Device{Account: c.jid}, Status: Failed, Err: err})
 		return err
 	}
+	m.track(c.jid, id, Device{Account: c.jid}, []string{sid})
 	m.emit(&WarningEvent{Contact: c.jid, Kind: WarnSentPlaintext, Text: "the message was sent UNENCRYPTED (no OTR conversation; /otr to start one)"})
 	m.emit(&DeliveryEvent{Contact: c.jid, ID: id, Device: Device{Account: c.jid}, Status: Sent})
 	m.emit(&MessageEvent{Contact: c.jid, From: Device{Account: m.account, Tag: m.tag, Label: m.label}, Text: text,

@@ -17,10 +17,21 @@ func TestOnlineConversation(t *testing.T) {
 	}
 	alice.waitState(bob, Encrypted)
 	bob.waitState(alice, Encrypted)
-	if _, err := alice.m.Send(ctx, bob.jid(), "hello bob"); err != nil {
+	id, err := alice.m.Send(ctx, bob.jid(), "hello bob")
+	if err != nil {
 		t.Fatal(err)
 	}
 	bob.waitEvent("hello", encryptedText("hello bob"))
+	// The server's stream-management acknowledgement is reported as
+	// delivery to the server, for bob's device.
+	alice.waitEvent("delivered", func(e Event) bool {
+		d, ok := e.(*DeliveryEvent)
+		return ok && d.ID == id && d.Status == Delivered && d.Device.Tag == bob.tag
+	})
+	alice.waitEvent("resumable connection", func(e Event) bool {
+		c, ok := e.(*ConnectionEvent)
+		return ok && c.Online && c.Resumable
+	})
 	if _, err := bob.m.Send(ctx, alice.jid(), "hello alice"); err != nil {
 		t.Fatal(err)
 	}
