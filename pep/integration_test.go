@@ -411,7 +411,18 @@ func TestRestartRecovers(t *testing.T) {
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	allSee(t, all, alice, map[string]bool{"a1": false})
+	// While the server is down the clients are disconnected. They keep
+	// the presences they saw (a stream-management resumption would
+	// restore them); a failed resumption clears and rebuilds them.
+	deadline := time.Now().Add(15 * time.Second)
+	for _, d := range all {
+		for d.c.State() == xmppconn.StateOnline {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still online with the server stopped", d.name)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
