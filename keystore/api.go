@@ -794,19 +794,8 @@ func (s *Store) TrustDecisions(account string) ([]TrustDecision, error) {
 
 // SeeDevice records (or updates, by instance tag) one of a contact's devices.
 func (s *Store) SeeDevice(account, contact string, d KnownDevice) error {
-	if err := checkBareJID(contact); err != nil {
+	if err := checkKnownDevice(contact, d, "fingerprint", FingerprintSize); err != nil {
 		return err
-	}
-	if d.InstanceTag < MinInstanceTag {
-		return fmt.Errorf("%w: instance tag %#x below 0x100", ErrInvalid, d.InstanceTag)
-	}
-	if err := checkLen("fingerprint", d.Fingerprint, FingerprintSize); err != nil {
-		return err
-	}
-	if d.FullJID != "" {
-		if err := checkJID(d.FullJID); err != nil {
-			return err
-		}
 	}
 	return s.update(func(t txn) error {
 		n, err := t.sub(account, bucketContacts, true)
@@ -821,19 +810,45 @@ func (s *Store) SeeDevice(account, contact string, d KnownDevice) error {
 		if err != nil {
 			return err
 		}
-		i, found := slices.BinarySearchFunc(r.Devices, d.InstanceTag, func(x KnownDevice, tag uint32) int {
-			return cmp.Compare(x.InstanceTag, tag)
-		})
-		if found {
-			r.Devices[i] = d
-		} else {
-			if len(r.Devices) >= maxKnownDevices {
-				return fmt.Errorf("%w: %s has more than %d known devices", ErrInvalid, contact, maxKnownDevices)
-			}
-			r.Devices = slices.Insert(r.Devices, i, d)
+		if r.Devices, err = upsertDevice(r.Devices, d, contact, "known devices"); err != nil {
+			return err
 		}
 		return t.put(n, key, r)
 	})
+}
+
+// checkKnownDevice validates a device record of a contact whose
+// fingerprint (named what) has size bytes.
+func checkKnownDevice(contact string, d KnownDevice, what string, size int) error {
+	if err := checkBareJID(contact); err != nil {
+		return err
+	}
+	if d.InstanceTag < MinInstanceTag {
+		return fmt.Errorf("%w: instance tag %#x below 0x100", ErrInvalid, d.InstanceTag)
+	}
+	if err := checkLen(what, d.Fingerprint, size); err != nil {
+		return err
+	}
+	if d.FullJID != "" {
+		return checkJID(d.FullJID)
+	}
+	return nil
+}
+
+// upsertDevice replaces the device with d's instance tag in devs, sorted
+// by tag, or inserts d, up to maxKnownDevices.
+func upsertDevice(devs []KnownDevice, d KnownDevice, contact, what string) ([]KnownDevice, error) {
+	i, found := slices.BinarySearchFunc(devs, d.InstanceTag, func(x KnownDevice, tag uint32) int {
+		return cmp.Compare(x.InstanceTag, tag)
+	})
+	if found {
+		devs[i] = d
+		return devs, nil
+	}
+	if len(devs) >= maxKnownDevices {
+		return nil, fmt.Errorf("%w: %s has more than %d %s", ErrInvalid, contact, maxKnownDevices, what)
+	}
+	return slices.Insert(devs, i, d), nil
 }
 
 // ContactDevices returns a contact's known devices sorted by instance tag.

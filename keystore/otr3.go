@@ -2,7 +2,6 @@ package keystore
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -210,19 +209,8 @@ func (s *Store) DeleteOTR3Key(account string) error {
 // SeeOTR3Device records (or updates, by instance tag) one of a contact's OTRv3 instances;
 // d.Fingerprint is the 20-byte OTRv3 fingerprint.
 func (s *Store) SeeOTR3Device(account, contact string, d KnownDevice) error {
-	if err := checkBareJID(contact); err != nil {
+	if err := checkKnownDevice(contact, d, "OTRv3 fingerprint", OTR3FingerprintSize); err != nil {
 		return err
-	}
-	if d.InstanceTag < MinInstanceTag {
-		return fmt.Errorf("%w: instance tag %#x below 0x100", ErrInvalid, d.InstanceTag)
-	}
-	if err := checkLen("OTRv3 fingerprint", d.Fingerprint, OTR3FingerprintSize); err != nil {
-		return err
-	}
-	if d.FullJID != "" {
-		if err := checkJID(d.FullJID); err != nil {
-			return err
-		}
 	}
 	return s.update(func(t txn) error {
 		n, err := t.sub(account, bucketOTR3Contacts, true)
@@ -237,16 +225,8 @@ func (s *Store) SeeOTR3Device(account, contact string, d KnownDevice) error {
 		if err != nil {
 			return err
 		}
-		i, found := slices.BinarySearchFunc(r.Devices, d.InstanceTag, func(x KnownDevice, tag uint32) int {
-			return cmp.Compare(x.InstanceTag, tag)
-		})
-		if found {
-			r.Devices[i] = d
-		} else {
-			if len(r.Devices) >= maxKnownDevices {
-				return fmt.Errorf("%w: %s has more than %d known OTRv3 devices", ErrInvalid, contact, maxKnownDevices)
-			}
-			r.Devices = slices.Insert(r.Devices, i, d)
+		if r.Devices, err = upsertDevice(r.Devices, d, contact, "known OTRv3 devices"); err != nil {
+			return err
 		}
 		return t.put(n, key, r)
 	})
