@@ -685,9 +685,7 @@ func (c *Client) sender(ctx context.Context, sess *xmpp.Session, smOn bool, fail
 		c.mu.Lock()
 		c.sentIDs.add(m.ID)
 		c.mu.Unlock()
-		wctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		err := sess.Encode(wctx, m)
-		cancel()
+		err := sess.Encode(writeCtx(ctx, c.cfg.RequestTimeout), m)
 		if err != nil {
 			if ctx.Err() == nil {
 				fail <- fmt.Errorf("xmppconn: write: %w", err)

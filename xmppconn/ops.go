@@ -118,11 +118,11 @@ func (c *Client) sendPresence(ctx context.Context, sess *xmpp.Session) error {
 	if c.cfg.InstanceTag != 0 {
 		p.Device = &deviceEl{Tag: FormatTag(c.cfg.InstanceTag)}
 	}
-	return sess.Encode(ctx, p)
+	return sess.Encode(writeCtx(ctx, c.cfg.RequestTimeout), p)
 }
 
 func (c *Client) sendUnavailable(ctx context.Context, sess *xmpp.Session) error {
-	return sess.Encode(ctx, outPresence{Type: "unavailable"})
+	return sess.Encode(writeCtx(ctx, c.cfg.RequestTimeout), outPresence{Type: "unavailable"})
 }
 
 // SetPresence changes the device's availability (Available, Chat, Away, XA
@@ -162,7 +162,7 @@ func (c *Client) sendSubscription(ctx context.Context, to jid.JID, typ string) e
 	if to.Localpart() == "" {
 		return fmt.Errorf("%w: contact %q has no localpart", ErrBadArgument, to)
 	}
-	return sess.Encode(ctx, outPresence{To: to.Bare().String(), Type: typ, ID: c.newID()})
+	return sess.Encode(writeCtx(ctx, c.cfg.RequestTimeout), outPresence{To: to.Bare().String(), Type: typ, ID: c.newID()})
 }
 
 type rosterQuery struct {

@@ -586,7 +586,7 @@ func (c *Client) requestAck(ctx context.Context, sess *xmpp.Session, force bool)
 	c.mu.Lock()
 	c.stats.AckRequestsSent++
 	c.mu.Unlock()
-	return sess.Send(ctx, xmlstream.Wrap(nil, start))
+	return sess.Send(writeCtx(ctx, c.cfg.RequestTimeout), xmlstream.Wrap(nil, start))
 }
 
 // acker requests acknowledgements after writes, when many stanzas are
