@@ -14,7 +14,7 @@ import "golang.org/x/sys/cpu"
 //
 // It's unclear why the assembly for all other architectures, as well as for
 // amd64 without ADX, perform better than the compiler output.
-// TODO(filippo): file cmd/compile performance issue.
+// Upstream (filippo.io/bigmod v0.1.0) notes here a cmd/compile performance issue still to be filed.
 
 var supportADX = cpu.X86.HasADX && cpu.X86.HasBMI2
 
